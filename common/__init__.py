@@ -1,0 +1,1 @@
+"""What two or more of the models share: data, layers, losses, metrics, training, export."""

@@ -1,0 +1,106 @@
+"""Callbacks every model trains with: checkpoint/resume, sample grids, TensorBoard scalars."""
+
+import json
+import math
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from common import images
+
+
+class Checkpoint(keras.callbacks.Callback):
+    """Save networks and optimizer state every epoch; resume from them when training starts again.
+
+    The checkpoint is `latest.weights.h5` plus `state.json` (epoch, model class and config). Both are
+    written to a temporary file and renamed, so a run killed while saving keeps the previous one.
+    An epoch whose logs hold a NaN or infinity stops training without overwriting the last good one.
+    """
+
+    def __init__(self, directory):
+        super().__init__()
+        self.directory = directory
+        self.weights_path = os.path.join(directory, "latest.weights.h5")
+        self.state_path = os.path.join(directory, "state.json")
+
+    def _describe(self):
+        return {"model": type(self.model).__name__, "config": self.model.get_config()}
+
+    def on_train_begin(self, logs=None):
+        if not os.path.exists(self.state_path):
+            return
+        with open(self.state_path) as f:
+            state = json.load(f)
+        mine = self._describe()
+        if state["model"] != mine["model"]:
+            raise ValueError(
+                f"{self.directory} holds a checkpoint of a {state['model']} model, not of a "
+                f"{mine['model']}: choose another --model_dir")
+        try:
+            self.model.load_weights(self.weights_path)
+        except Exception as err:
+            changed = sorted(k for k in set(state["config"]) | set(mine["config"])
+                             if state["config"].get(k) != mine["config"].get(k))
+            raise ValueError(
+                f"the checkpoint in {self.directory} does not fit this {mine['model']} (settings that "
+                f"differ: {', '.join(changed) or 'none'}; the precision policy also changes the "
+                f"optimizer state): {err}") from err
+        self.model._initial_epoch = state["epoch"]  # the same hook keras' BackupAndRestore uses
+        logging.info("resumed from %s at epoch %d", self.directory, state["epoch"])
+
+    def on_epoch_end(self, epoch, logs=None):
+        bad = [k for k, v in (logs or {}).items() if not math.isfinite(float(v))]
+        if bad:
+            logging.error("epoch %d ended with non-finite %s; training stops and the checkpoint "
+                          "of the last good epoch in %s is kept", epoch + 1, ", ".join(bad),
+                          self.directory)
+            self.model.stop_training = True
+            return
+        os.makedirs(self.directory, exist_ok=True)
+        tmp = os.path.join(self.directory, "saving.weights.h5")
+        self.model.save_weights(tmp)
+        os.replace(tmp, self.weights_path)
+        state = dict(self._describe(), epoch=epoch + 1)
+        with open(self.state_path + ".tmp", "w") as f:
+            json.dump(state, f, indent=1)
+        os.replace(self.state_path + ".tmp", self.state_path)
+
+
+class SampleGrid(keras.callbacks.Callback):
+    """After every `every` epochs, write the model's sample grid of `batch` as PNG and to TensorBoard."""
+
+    def __init__(self, batch, directory, log_dir=None, every=1):
+        super().__init__()
+        self.batch = batch
+        self.directory = directory
+        self.every = every
+        self.writer = tf.summary.create_file_writer(log_dir) if log_dir else None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every:
+            return
+        grid = images.tile_grid(self.model.sample_rows(self.batch))
+        images.write_image(os.path.join(self.directory, f"epoch_{epoch + 1:04d}.png"), grid)
+        if self.writer:
+            with self.writer.as_default():
+                tf.summary.image("samples", grid[None], step=epoch + 1)
+            self.writer.flush()
+
+
+def standard(model_dir, sample_batch=None, sample_every=1):
+    """The callbacks of a training run in model_dir: checkpoints/, samples/ and logs/ (TensorBoard)."""
+    log_dir = os.path.join(model_dir, "logs")
+    callbacks = [Checkpoint(os.path.join(model_dir, "checkpoints")),
+                 keras.callbacks.TensorBoard(log_dir, write_graph=False)]
+    if sample_batch is not None:
+        callbacks.append(SampleGrid(sample_batch, os.path.join(model_dir, "samples"), log_dir,
+                                    sample_every))
+    return callbacks
+
+
+def first_batch(dataset):
+    """The first batch of a dataset as NumPy, e.g. the fixed inputs of the sample grid."""
+    return keras.tree.map_structure(np.asarray, next(iter(dataset)))

@@ -1,0 +1,281 @@
+"""The one tf.data input pipeline: a source string -> decoded images -> joint augmentation -> batches.
+
+Source strings (`--data`, `--val_data`):
+
+    DIR                          every image in a folder: one domain
+    ab:DIR                       pix2pix's layout: each file holds A | B side by side
+    paired:DIR_A,DIR_B           two folders matched by file name stem (FiveK's input/ and expert_c/)
+    unpaired:DIR_A,DIR_B         two folders, each shuffled on its own
+    tfds:NAME[/CONFIG][:SPLIT]   the `image` feature of a tensorflow-datasets dataset (split train)
+    demo:NAME[:SPLIT]            the photos shipped with the package (common/demo.py; split train|test)
+
+A one-domain source gives uint8 images [H, W, C]; the others give (a, b) pairs. Files are decoded by
+`common.images.read_image`, the same reader the command-line tools use, so an unreadable file is named:
+with `on_bad_image="skip"` it is dropped with a warning, with `"fatal"` the run stops with its name.
+"""
+
+import dataclasses
+import os
+
+import tensorflow as tf
+from absl import logging
+
+from common import demo, images
+
+ON_BAD_IMAGE = ("skip", "fatal")
+KINDS = ("folder", "ab", "paired", "unpaired", "tfds", "demo")
+
+
+@dataclasses.dataclass(frozen=True)
+class Source:
+    kind: str
+    paths: tuple = ()
+    name: str = ""
+    split: str = "train"
+
+    @property
+    def is_pair(self):
+        return self.kind in ("ab", "paired", "unpaired") or (
+            self.kind == "demo" and self.name in demo.PAIRS)
+
+
+def parse_source(text):
+    """Parse a source string (see the module docstring); a ValueError says what is wrong."""
+    if not text:
+        raise ValueError("no data source given")
+    scheme, _, rest = text.partition(":")
+    if scheme in ("tfds", "demo"):
+        name, _, split = rest.partition(":")
+        if not name:
+            raise ValueError(f"{text!r} names no dataset: write {scheme}:NAME[:SPLIT]")
+        if scheme == "demo" and name not in demo.NAMES:
+            raise ValueError(f"unknown demo data {name!r} in {text!r}; choose one of {demo.NAMES}")
+        return Source(scheme, name=name, split=split or "train")
+    if scheme in ("paired", "unpaired"):
+        dirs = tuple(d for d in rest.split(",") if d)
+        if len(dirs) != 2:
+            raise ValueError(f"{text!r} needs two folders: {scheme}:DIR_A,DIR_B")
+        return Source(scheme, paths=tuple(_existing_dir(d) for d in dirs))
+    if scheme == "ab":
+        return Source("ab", paths=(_existing_dir(rest),))
+    return Source("folder", paths=(_existing_dir(text),))
+
+
+def _existing_dir(path):
+    if not os.path.isdir(path):
+        raise FileNotFoundError(f"data folder {path!r} does not exist or is not a folder")
+    return path
+
+
+# -- decoding ------------------------------------------------------------------------------------
+
+
+def _decode(on_bad_image, *paths):
+    """Read one image, or a pair that must be the same size, through common.images.
+
+    Runs eagerly inside tf.py_function. A bad file gives empty images when skipping.
+    """
+    names = [p.numpy().decode() for p in paths]
+    try:
+        arrays = [images.read_image(n) for n in names]
+        if len(arrays) == 2 and arrays[0].shape != arrays[1].shape:
+            raise images.ImageReadError(
+                f"paired images differ in size: {names[0]} is {arrays[0].shape[1]}x"
+                f"{arrays[0].shape[0]} but {names[1]} is {arrays[1].shape[1]}x{arrays[1].shape[0]}")
+    except images.ImageReadError as err:
+        if on_bad_image == "fatal":
+            raise
+        logging.warning("skipping unreadable image: %s", err)
+        return [tf.zeros((0, 0, 3), tf.uint8) for _ in names]
+    return [tf.constant(a) for a in arrays]
+
+
+def _decode_files(paths, on_bad_image):
+    """A dataset of paths (or path pairs) -> a dataset of uint8 images (or pairs), bad ones removed."""
+    def load(*p):
+        out = tf.py_function(lambda *t: _decode(on_bad_image, *t), p, [tf.uint8] * len(p))
+        for image in out:
+            image.set_shape([None, None, 3])
+        return out[0] if len(out) == 1 else tuple(out)
+
+    ds = paths.map(load, num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.filter(lambda *im: tf.size(im[0]) > 0)
+
+
+def _folder_files(directory):
+    try:
+        return images.list_images(directory)
+    except (FileNotFoundError, ValueError) as err:
+        raise ValueError(str(err)) from err
+
+
+def _paired_files(dir_a, dir_b):
+    stems_a = {os.path.splitext(os.path.basename(p))[0]: p for p in _folder_files(dir_a)}
+    stems_b = {os.path.splitext(os.path.basename(p))[0]: p for p in _folder_files(dir_b)}
+    common_stems = sorted(stems_a.keys() & stems_b.keys())
+    if not common_stems:
+        raise ValueError(f"no file name in {dir_a!r} has a match in {dir_b!r}")
+    unmatched = sorted(stems_a.keys() ^ stems_b.keys())
+    if unmatched:
+        logging.warning("%d files have no partner and are left out, e.g. %s",
+                        len(unmatched), ", ".join(unmatched[:5]))
+    return [stems_a[s] for s in common_stems], [stems_b[s] for s in common_stems]
+
+
+def _split_ab(image):
+    half = tf.shape(image)[1] // 2
+    return image[:, :half], image[:, half:2 * half]
+
+
+def read(source, *, on_bad_image="skip", shuffle=False, seed=None):
+    """Decoded uint8 images or pairs of `source` (a string or Source), and how many there are.
+
+    With `shuffle`, file paths are reshuffled every epoch before decoding (tfds keeps its order).
+    """
+    if on_bad_image not in ON_BAD_IMAGE:
+        raise ValueError(f"on_bad_image must be one of {ON_BAD_IMAGE}, got {on_bad_image!r}")
+    src = parse_source(source) if isinstance(source, str) else source
+
+    def shuffled(ds, n):
+        return ds.shuffle(n, seed=seed) if shuffle else ds
+
+    if src.kind == "tfds":
+        return _read_tfds(src)
+    if src.kind in ("folder", "ab", "demo"):
+        files = demo.files(src.split) if src.kind == "demo" else _folder_files(src.paths[0])
+        ds = _decode_files(shuffled(tf.data.Dataset.from_tensor_slices(files), len(files)),
+                           on_bad_image)
+        if src.kind == "ab":
+            ds = ds.map(_split_ab)
+        elif src.kind == "demo" and src.name in demo.PAIRS:
+            ds = ds.map(demo.PAIRS[src.name])
+        return ds, len(files)
+    if src.kind == "paired":
+        files_a, files_b = _paired_files(*src.paths)
+        pairs = tf.data.Dataset.from_tensor_slices((files_a, files_b))
+        return _decode_files(shuffled(pairs, len(files_a)), on_bad_image), len(files_a)
+    # unpaired: each domain is read on its own and repeated, the epoch being the larger domain
+    files = [_folder_files(p) for p in src.paths]
+    size = max(len(f) for f in files)
+    domains = [_decode_files(shuffled(tf.data.Dataset.from_tensor_slices(f), len(f)),
+                             on_bad_image).repeat() for f in files]
+    return tf.data.Dataset.zip(tuple(domains)).take(size), size
+
+
+def count(source):
+    """How many images (or pairs) a source holds, bad files included."""
+    return read(source)[1]
+
+
+def _read_tfds(src):
+    import tensorflow_datasets as tfds  # imported here: it is slow to import and only this needs it
+
+    ds, info = tfds.load(src.name, split=src.split, with_info=True, shuffle_files=False)
+    if "image" not in info.features:
+        raise ValueError(f"tfds:{src.name} has no 'image' feature (it has {list(info.features)})")
+
+    def rgb(example):
+        image = example["image"]
+        return tf.image.grayscale_to_rgb(image) if image.shape[-1] == 1 else image
+
+    return ds.map(rgb), info.splits[src.split].num_examples
+
+
+# -- augmentation, applied to both images of a pair at once ----------------------------------------
+
+
+def jointly(fn):
+    """Make an image -> image function act on one image or on a pair together (same crop, same flip).
+
+    The images of a pair are stacked on channels, so they must have the same height and width.
+    """
+    def apply(*args):
+        *ims, seed = args
+        if len(ims) == 1:
+            return fn(ims[0], seed)
+        depth = [im.shape[-1] for im in ims]
+        return tuple(tf.split(fn(tf.concat(ims, -1), seed), depth, axis=-1))
+    return apply
+
+
+def resize(image, size):
+    """Square resize of a uint8 image with bicubic filtering, as the official pix2pix code."""
+    out = tf.image.resize(tf.cast(image, tf.float32), [size, size], method="bicubic", antialias=True)
+    return tf.cast(tf.clip_by_value(tf.round(out), 0, 255), tf.uint8)
+
+
+def center_crop(image, size):
+    """The central size x size square (images smaller than that are an error)."""
+    h, w = tf.shape(image)[0], tf.shape(image)[1]
+    return image[(h - size) // 2:(h - size) // 2 + size, (w - size) // 2:(w - size) // 2 + size]
+
+
+def to_range(image, value_range):
+    """uint8 -> float32 in value_range, (-1, 1) or (0, 1): the one place where values are scaled."""
+    low, high = value_range
+    return tf.cast(image, tf.float32) / 255.0 * (high - low) + low
+
+
+def from_range(images, value_range):
+    """float in value_range -> uint8, rounded: the inverse of to_range."""
+    low, high = value_range
+    scaled = (tf.cast(images, tf.float32) - low) / (high - low) * 255.0
+    return tf.cast(tf.clip_by_value(tf.round(scaled), 0.0, 255.0), tf.uint8)
+
+
+def to_channels(image, channels):
+    return tf.image.rgb_to_grayscale(image) if channels == 1 else image
+
+
+def _each(fn):
+    """Apply an image -> image function to one image or to each image of a pair."""
+    def apply(*ims):
+        out = [fn(im) for im in ims]
+        return out[0] if len(out) == 1 else tuple(out)
+    return apply
+
+
+def _random_crop_flip(size, flip):
+    def fn(stack, seed):
+        crop_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+        stack = tf.image.stateless_random_crop(stack, [size, size, stack.shape[-1]], crop_seed)
+        return tf.image.stateless_random_flip_left_right(stack, flip_seed) if flip else stack
+    return jointly(fn)
+
+
+def pipeline(source, *, batch_size, image_size, training, load_size=None, flip=True,
+             value_range=(-1.0, 1.0), channels=3, on_bad_image="skip", cache=True, seed=None,
+             repeat=False):
+    """Batches of float32 images or (a, b) pairs, ready for `model.fit` / `evaluate`.
+
+    Training: resize to load_size (default image_size) -> cache -> shuffle -> the same random
+    image_size crop and horizontal flip on both images of a pair -> scale -> full batches only.
+    Evaluation: resize to image_size -> scale -> batches in a fixed order.
+    `channels` is each image's channel count (1 converts to grayscale), an int or one per image.
+    Without `cache` the file list is shuffled instead, as a shuffle after `cache` would be frozen.
+    """
+    ds, size = read(source, on_bad_image=on_bad_image, shuffle=training and not cache, seed=seed)
+    resize_to = (load_size or image_size) if training else image_size
+    ds = ds.map(_each(lambda im: resize(im, resize_to)), num_parallel_calls=tf.data.AUTOTUNE)
+    if cache:
+        ds = ds.cache()
+    if training:
+        if cache:
+            ds = ds.shuffle(min(size, 2048), seed=seed)
+        if repeat:
+            ds = ds.repeat()
+        augment = _random_crop_flip(image_size, flip)
+        ds = tf.data.Dataset.zip((ds, tf.data.Dataset.random(seed=seed).batch(2)))
+        ds = ds.map(lambda x, s: augment(*(x if isinstance(x, tuple) else (x,)), s),
+                    num_parallel_calls=tf.data.AUTOTUNE)
+
+    def finish(*ims):
+        depth = (channels,) * len(ims) if isinstance(channels, int) else channels
+        out = [to_range(to_channels(im, c), value_range) for im, c in zip(ims, depth)]
+        return out[0] if len(out) == 1 else tuple(out)
+
+    ds = ds.map(finish, num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size, drop_remainder=training)
+    options = tf.data.Options()
+    # Files are listed in memory, so a multi-worker run shards by element.
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return ds.with_options(options).prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,46 @@
+"""The demo data: photos shipped in common/demo_data (see PROVENANCE.md there) and pairs made from them.
+
+`demo:photos` is one domain; each entry of PAIRS turns a photo into an (input, target) pair on the fly,
+so that every model has something to learn with no download. split.json holds photos out for testing.
+"""
+
+import json
+import pathlib
+
+import tensorflow as tf
+
+DIRECTORY = pathlib.Path(__file__).parent / "demo_data"
+
+
+def files(split):
+    """Paths of the demo photos of a split ('train' or 'test')."""
+    splits = json.loads((DIRECTORY / "split.json").read_text())
+    if split not in splits:
+        raise ValueError(f"the demo data has the splits {sorted(splits)}, not {split!r}")
+    return [str(DIRECTORY / name) for name in splits[split]]
+
+
+def gray2color(photo):
+    """(grayscale copy as 3 channels, photo): colorization."""
+    return tf.image.grayscale_to_rgb(tf.image.rgb_to_grayscale(photo)), photo
+
+
+def edges2photo(photo):
+    """(dark edges on white, photo), like the edges2shoes sketches.
+
+    The edges are the Sobel gradient magnitude of a blurred gray copy; blurring first keeps the
+    outlines and drops fine texture.
+    """
+    gray = tf.image.rgb_to_grayscale(tf.cast(photo, tf.float32) / 255.0)[None]
+    binomial = tf.constant([1.0, 4.0, 6.0, 4.0, 1.0]) / 16.0
+    kernel = (binomial[:, None] * binomial[None, :])[:, :, None, None]
+    blurred = tf.nn.conv2d(tf.pad(gray, [[0, 0], [2, 2], [2, 2], [0, 0]], "SYMMETRIC"), kernel, 1,
+                           "VALID")
+    magnitude = tf.norm(tf.image.sobel_edges(blurred), axis=-1)
+    edges = 1.0 - tf.clip_by_value(magnitude / 0.4, 0.0, 1.0)
+    edges = tf.cast(tf.round(edges[0] * 255.0), tf.uint8)
+    return tf.image.grayscale_to_rgb(edges), photo
+
+
+PAIRS = {"gray2color": gray2color, "edges2photo": edges2photo}
+NAMES = ("photos",) + tuple(PAIRS)

@@ -1,0 +1,69 @@
+"""SavedModel export with image-in / image-out serving signatures.
+
+A served model takes a uint8 batch [N, H, W, 3] of any H and W and returns uint8 images of the same
+shape. Networks that need H and W to be multiples of some number (a U-Net's 2^downsamplings) get a
+mirror-padded copy and their output is cropped back. The SavedModel needs nothing of this package to
+load: `tf.saved_model.load(path).signatures["serving_default"](images=batch)["images"]`.
+"""
+
+import os
+
+import keras
+import tensorflow as tf
+
+from common import data
+
+
+def _mirror_indices(size, padded):
+    """Indices 0..padded-1 folded back into 0..size-1 as a mirror would (..., 1, 0, 0, 1, ...).
+
+    Unlike tf.pad's SYMMETRIC mode this allows padding larger than the image itself.
+    """
+    i = tf.range(padded) % (2 * size)
+    return tf.where(i < size, i, 2 * size - 1 - i)
+
+
+def pad_to_multiple(images, multiple):
+    """Mirror-pad [N, H, W, C] images at the bottom and right so that H and W divide by `multiple`."""
+    h, w = tf.shape(images)[1], tf.shape(images)[2]
+    ph = (h + multiple - 1) // multiple * multiple
+    pw = (w + multiple - 1) // multiple * multiple
+    images = tf.gather(images, _mirror_indices(h, ph), axis=1)
+    return tf.gather(images, _mirror_indices(w, pw), axis=2)
+
+
+def image_signature(channels=3):
+    return tf.TensorSpec([None, None, None, channels], tf.uint8, name="images")
+
+
+def translate_uint8(network, images, *, value_range, multiple=1):
+    """uint8 images through an image-to-image network, at their own size: what the export serves."""
+    h, w = tf.shape(images)[1], tf.shape(images)[2]
+    x = data.to_range(images, value_range)
+    if network.input_shape[-1] == 1:
+        x = tf.image.rgb_to_grayscale(x)
+    y = network(pad_to_multiple(x, multiple), training=False)[:, :h, :w]
+    if y.shape[-1] == 1:
+        y = tf.image.grayscale_to_rgb(y)
+    return data.from_range(y, value_range)
+
+
+def export_translator(network, path, *, value_range, multiple=1):
+    """Write a SavedModel whose serving_default maps uint8 images to uint8 images of the same size."""
+    archive = keras.export.ExportArchive()
+    archive.track(network)
+    archive.add_endpoint(
+        "serving_default",
+        lambda images: {"images": translate_uint8(network, images, value_range=value_range,
+                                                  multiple=multiple)},
+        input_signature=[image_signature()])
+    archive.write_out(path, verbose=False)
+    return path
+
+
+def load_serving(path):
+    """The serving_default of a SavedModel as a function of one uint8 [H, W, 3] image."""
+    if not os.path.isfile(os.path.join(path, "saved_model.pb")):
+        raise FileNotFoundError(f"no SavedModel in {path!r} (expected {path}/saved_model.pb)")
+    serve = tf.saved_model.load(path).signatures["serving_default"]
+    return lambda image: serve(images=tf.constant(image[None]))["images"][0].numpy()

@@ -1,0 +1,41 @@
+"""Command-line flags every training entry point shares; importing this module defines them.
+
+Each model's train.py adds its own flags. Values come from `--flagfile=...` first and later
+command-line flags override it; a bad value stops the program with a message naming the flag.
+"""
+
+from absl import flags
+
+from common import data, runtime
+
+flags.DEFINE_string("data", None, "Training data source (see common/data.py): DIR, ab:DIR, "
+                    "paired:DIR_A,DIR_B, unpaired:DIR_A,DIR_B, tfds:NAME[:SPLIT], demo:NAME[:SPLIT].")
+flags.DEFINE_string("val_data", None, "Validation data source, evaluated after every epoch.")
+flags.DEFINE_string("model_dir", None, "Where checkpoints, samples, logs and the SavedModel go. "
+                    "Running again with the same folder resumes from its last checkpoint.")
+flags.DEFINE_integer("epochs", 200, "Number of epochs.", lower_bound=1)
+flags.DEFINE_integer("steps_per_epoch", None, "Batches per epoch; by default one pass over the data.",
+                     lower_bound=1)
+flags.DEFINE_integer("validation_steps", None, "Batches per validation; default: all.", lower_bound=1)
+flags.DEFINE_integer("batch_size", 1, "Global batch size, split over the replicas.", lower_bound=1)
+flags.DEFINE_integer("image_size", 256, "Height and width of the training crops.", lower_bound=8)
+flags.DEFINE_float("learning_rate", None, "Learning rate of both optimizers; default: the paper's.",
+                   lower_bound=0.0)
+flags.DEFINE_integer("decay_epochs", 0, "Epochs at the end of training over which the learning rate "
+                     "decays linearly to zero (pix2pix: 100 of 200).", lower_bound=0)
+flags.DEFINE_enum("mixed_precision", "off", runtime.PRECISIONS,
+                  "Precision policy; float16 uses loss scaling, auto picks per device.")
+flags.DEFINE_enum("xla", "auto", runtime.XLA_MODES, "Compile the train step with XLA.")
+flags.DEFINE_enum("strategy", "auto", runtime.STRATEGIES,
+                  "tf.distribute strategy; multi_worker reads the cluster from TF_CONFIG.")
+flags.DEFINE_string("tpu", None, "TPU name or address for --strategy=tpu.")
+flags.DEFINE_integer("seed", None, "Random seed for weights, shuffling and augmentation.")
+flags.DEFINE_boolean("deterministic", False, "Make TensorFlow ops deterministic (slower).")
+flags.DEFINE_enum("on_bad_image", "skip", data.ON_BAD_IMAGE,
+                  "An unreadable training image is skipped with a warning naming it, or is fatal.")
+flags.DEFINE_boolean("cache", True, "Keep the decoded, resized images in memory after the first epoch.")
+flags.DEFINE_integer("num_samples", 4, "Examples in the sample grid.", lower_bound=1)
+flags.DEFINE_integer("sample_every", 1, "Write a sample grid every this many epochs.", lower_bound=1)
+flags.DEFINE_boolean("export", True, "Write <model_dir>/saved_model at the end of training.")
+
+FLAGS = flags.FLAGS

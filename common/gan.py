@@ -1,0 +1,94 @@
+"""GANModel: the Keras Model base that holds two networks, two optimizers and the loss trackers.
+
+Subclasses build `self.generator` and `self.discriminator` in their constructor and write `train_step`,
+`test_step`, `default_optimizers` and `sample_rows`. The base gives them what every GAN here needs:
+loss-scaled, replica-correct updates (`minimize`), metric trackers (`track`), `call` as inference, and
+saving: optimizer state goes into `.weights.h5` with the networks, so a checkpoint resumes exactly.
+"""
+
+import keras
+import tensorflow as tf
+
+
+class GANModel(keras.Model):
+    """A generator and a discriminator trained with a custom `train_step`."""
+
+    def __init__(self, metric_names, **kwargs):
+        super().__init__(**kwargs)
+        self._trackers = {n: keras.metrics.Mean(name=n) for n in metric_names}
+        self.g_optimizer = None
+        self.d_optimizer = None
+
+    def call(self, inputs, training=False):
+        return self.generator(inputs, training=training)
+
+    # -- compile ---------------------------------------------------------------------------------
+
+    learning_rate = None  # the paper's, set by each model
+
+    def default_optimizers(self, learning_rate):
+        """The paper's (generator, discriminator) optimizers with this rate (a float or a schedule)."""
+        raise NotImplementedError
+
+    def compile(self, g_optimizer=None, d_optimizer=None, learning_rate=None, **kwargs):
+        """Compile with the paper's optimizers unless others are given.
+
+        `learning_rate` (a float or a schedule) replaces the paper's in the default optimizers.
+        Keyword arguments go to `keras.Model.compile` (`jit_compile`, `steps_per_execution`, ...).
+        Under a `mixed_float16` policy both optimizers are wrapped in a `LossScaleOptimizer`. Both are
+        built here, so that this runs under a distribution strategy's scope and not lazily in a step.
+        """
+        kwargs.pop("optimizer", None)
+        super().compile(optimizer=None, **kwargs)
+        default_g, default_d = self.default_optimizers(learning_rate or self.learning_rate)
+        self.g_optimizer = self._prepare(g_optimizer or default_g, self.generator)
+        self.d_optimizer = self._prepare(d_optimizer or default_d, self.discriminator)
+
+    def _prepare(self, optimizer, network):
+        optimizer = keras.optimizers.get(optimizer)
+        if self.dtype_policy.name == "mixed_float16" and not isinstance(
+                optimizer, keras.optimizers.LossScaleOptimizer):
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+        optimizer.build(network.trainable_variables)
+        return optimizer
+
+    def get_compile_config(self):
+        if not self.compiled:
+            return {}
+        return {
+            "g_optimizer": keras.saving.serialize_keras_object(self.g_optimizer),
+            "d_optimizer": keras.saving.serialize_keras_object(self.d_optimizer),
+        }
+
+    def compile_from_config(self, config):
+        self.compile(**{k: keras.saving.deserialize_keras_object(v) for k, v in config.items()})
+
+    # -- what a train_step uses ------------------------------------------------------------------
+
+    def minimize(self, tape, loss, optimizer, variables):
+        """Apply one optimizer step on `loss`, a mean over this replica's share of the batch.
+
+        The gradients of all replicas are summed, so each replica's loss is divided by their number,
+        which makes the update that of the mean over the global batch. With a LossScaleOptimizer the
+        loss is also scaled; `apply` unscales and skips non-finite steps. Both factors enter as the
+        output gradient, so `loss` is unchanged for reporting.
+        """
+        weight = 1.0 / tf.distribute.get_strategy().num_replicas_in_sync
+        if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+            weight = optimizer.scale_loss(weight)
+        grads = tape.gradient(loss, variables, output_gradients=tf.cast(weight, loss.dtype))
+        optimizer.apply(grads, variables)
+
+    def track(self, **values):
+        """Update the named trackers and return their running means, the logs `fit` prints."""
+        for name, value in values.items():
+            self._trackers[name].update_state(value)
+        return {name: self._trackers[name].result() for name in values}
+
+    @property
+    def metrics(self):
+        return list(self._trackers.values())
+
+    def sample_rows(self, batch):
+        """Rows of uint8 images (a list of lists of [H, W, 3]) for the sample grid of `batch`."""
+        raise NotImplementedError

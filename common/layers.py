@@ -1,0 +1,47 @@
+"""Network pieces shared by the generators and discriminators.
+
+Only Keras layers and `keras.ops` are used here, so the same networks run under every Keras backend.
+Conventions follow the official PyTorch code the models come from: BatchNorm eps 1e-5 and momentum 0.1
+(Keras momentum 0.9), LeakyReLU slope 0.2, N(0, 0.02) initialisation.
+"""
+
+import keras
+
+NORMALIZATIONS = ("batch", "instance", "none")
+
+
+def normal(stddev=0.02, mean=0.0):
+    """The N(mean, stddev) initialiser of the DCGAN / pix2pix `weights_init`."""
+    return keras.initializers.RandomNormal(mean=mean, stddev=stddev)
+
+
+def conv(filters, kernel_size, strides=1, padding="same", use_bias=True, name=None):
+    """A Conv2D with the DCGAN / pix2pix initialisation (weights N(0, 0.02), biases 0)."""
+    return keras.layers.Conv2D(
+        filters, kernel_size, strides=strides, padding=padding, use_bias=use_bias,
+        kernel_initializer=normal(), name=name)
+
+
+def conv_transpose(filters, kernel_size, strides=2, use_bias=True, name=None):
+    """A Conv2DTranspose that doubles H and W; with kernel 4 and 'same' it equals PyTorch's padding=1."""
+    return keras.layers.Conv2DTranspose(
+        filters, kernel_size, strides=strides, padding="same", use_bias=use_bias,
+        kernel_initializer=normal(), name=name)
+
+
+def normalization(kind, name=None):
+    """'batch' (gamma N(1, 0.02)), 'instance' (no affine, as PyTorch's default InstanceNorm2d) or 'none'."""
+    if kind == "batch":
+        return keras.layers.BatchNormalization(
+            momentum=0.9, epsilon=1e-5, gamma_initializer=normal(mean=1.0), name=name)
+    if kind == "instance":
+        return keras.layers.GroupNormalization(
+            groups=-1, epsilon=1e-5, center=False, scale=False, name=name)
+    if kind == "none":
+        return keras.layers.Identity(name=name)
+    raise ValueError(f"normalization must be one of {NORMALIZATIONS}, got {kind!r}")
+
+
+def leaky_relu(name=None):
+    # Keras' default slope is 0.3; every paper here uses 0.2.
+    return keras.layers.LeakyReLU(negative_slope=0.2, name=name)

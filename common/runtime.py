@@ -1,0 +1,73 @@
+"""Distribution strategy, precision policy, XLA and seeds, chosen once before any model is built."""
+
+import dataclasses
+
+import keras
+import tensorflow as tf
+
+STRATEGIES = ("auto", "default", "mirrored", "multi_worker", "tpu")
+PRECISIONS = ("auto", "off", "float16", "bfloat16")
+XLA_MODES = ("auto", "on", "off")
+
+# What `auto` picks on a CPU, decided by tools/benchmark.py on 2-core AVX-512-BF16 machines (see
+# BUILD_NOTES.md): bfloat16 matmuls are native there but the convolutions of these networks are not
+# faster, and XLA does not speed up the step either.
+CPU_AUTO_PRECISION = "off"
+CPU_AUTO_XLA = False
+
+_POLICIES = {"off": "float32", "float16": "mixed_float16", "bfloat16": "mixed_bfloat16"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Runtime:
+    strategy: tf.distribute.Strategy
+    device: str  # "cpu", "gpu" or "tpu"
+    policy: str  # the Keras dtype policy name
+    jit_compile: bool
+
+
+def make_strategy(name, tpu=None):
+    """A tf.distribute strategy; `auto` mirrors over the GPUs when there are several."""
+    if name not in STRATEGIES:
+        raise ValueError(f"strategy must be one of {STRATEGIES}, got {name!r}")
+    if name == "auto":
+        name = "mirrored" if len(tf.config.list_physical_devices("GPU")) > 1 else "default"
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multi_worker":  # the cluster comes from the TF_CONFIG environment variable
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu or "")
+    tf.config.experimental_connect_to_cluster(resolver)
+    tf.tpu.experimental.initialize_tpu_system(resolver)
+    return tf.distribute.TPUStrategy(resolver)
+
+
+def configure(strategy="auto", mixed_precision="off", xla="auto", seed=None, deterministic=False,
+              tpu=None):
+    """Set up the process for training and return what was chosen.
+
+    The precision policy is global in Keras, so call this before building a model.
+    """
+    if mixed_precision not in PRECISIONS:
+        raise ValueError(f"mixed_precision must be one of {PRECISIONS}, got {mixed_precision!r}")
+    if xla not in XLA_MODES:
+        raise ValueError(f"xla must be one of {XLA_MODES}, got {xla!r}")
+    if seed is not None:
+        keras.utils.set_random_seed(seed)
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+    strat = make_strategy(strategy, tpu)
+    if isinstance(strat, tf.distribute.TPUStrategy):
+        device = "tpu"
+    elif tf.config.list_physical_devices("GPU"):
+        device = "gpu"
+    else:
+        device = "cpu"
+    if mixed_precision == "auto":
+        mixed_precision = {"gpu": "float16", "tpu": "bfloat16", "cpu": CPU_AUTO_PRECISION}[device]
+    policy = _POLICIES[mixed_precision]
+    keras.mixed_precision.set_global_policy(policy)
+    jit = {"on": True, "off": False, "auto": device != "cpu" or CPU_AUTO_XLA}[xla]
+    return Runtime(strategy=strat, device=device, policy=policy, jit_compile=jit)

@@ -1,0 +1,33 @@
+"""The shared body of the image command-line tools (translate, enhance, restore).
+
+`--model` is an exported SavedModel, `--input` a file or folder, `--output` a folder. Unreadable inputs
+are reported by name and skipped, the others still written; the exit code is 1 if any failed.
+Inputs are never overwritten.
+"""
+
+import sys
+
+from absl import app, flags
+
+from common import export, images
+
+flags.DEFINE_string("model", None, "An exported SavedModel folder (<model_dir>/saved_model).")
+flags.DEFINE_string("input", None, "An image file or a folder of images.")
+flags.DEFINE_string("output", None, "Folder for the results (PNG); it must not hold the inputs.")
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+    """Run the SavedModel's serving_default over --input, writing PNGs to --output."""
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    for name in ("model", "input", "output"):
+        if not getattr(FLAGS, name):
+            raise app.UsageError(f"--{name} is required")
+    try:
+        serve = export.load_serving(FLAGS.model)
+        failed = images.process_files(FLAGS.input, FLAGS.output, serve)
+    except (FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+    sys.exit(1 if failed else 0)

@@ -1,0 +1,67 @@
+"""The flow every train.py shares: flags -> runtime -> model under the strategy -> fit -> export.
+
+A notebook needs none of this: build the model, `compile()`, `fit(dataset)` with
+`common.callbacks.standard(model_dir)`, and export. This module reads the shared flags for the scripts.
+"""
+
+import os
+
+from absl import app, logging
+
+from common import callbacks, data, runtime, schedules
+from common.flags import FLAGS
+
+
+def setup():
+    """The runtime the flags ask for; call it first, before any other TensorFlow work."""
+    if not FLAGS.model_dir:
+        raise app.UsageError("--model_dir is required: where checkpoints, samples and the model go")
+    if not FLAGS.data:
+        raise app.UsageError("--data is required (see --helpfull for the source forms)")
+    if FLAGS.decay_epochs >= FLAGS.epochs:
+        raise app.UsageError(f"--decay_epochs={FLAGS.decay_epochs} must be smaller than "
+                             f"--epochs={FLAGS.epochs}")
+    os.makedirs(FLAGS.model_dir, exist_ok=True)
+    return runtime.configure(FLAGS.strategy, FLAGS.mixed_precision, FLAGS.xla, FLAGS.seed,
+                             FLAGS.deterministic, FLAGS.tpu)
+
+
+def dataset(flag_name, **kwargs):
+    """data.pipeline over the source in --<flag_name>, turning a bad source into a usage error."""
+    try:
+        return data.pipeline(getattr(FLAGS, flag_name), on_bad_image=FLAGS.on_bad_image,
+                             seed=FLAGS.seed, **kwargs)
+    except (ValueError, FileNotFoundError) as err:
+        raise app.UsageError(f"--{flag_name}={getattr(FLAGS, flag_name)}: {err}") from err
+
+
+def steps_per_epoch():
+    """--steps_per_epoch, or one pass over --data."""
+    if FLAGS.steps_per_epoch:
+        return FLAGS.steps_per_epoch
+    try:
+        return max(1, data.count(FLAGS.data) // FLAGS.batch_size)
+    except (ValueError, FileNotFoundError) as err:
+        raise app.UsageError(f"--data={FLAGS.data}: {err}") from err
+
+
+def learning_rate(default, steps):
+    """--learning_rate (or the paper's `default`), decaying linearly over the last --decay_epochs."""
+    rate = FLAGS.learning_rate or default
+    if not FLAGS.decay_epochs:
+        return rate
+    return schedules.LinearDecay(rate, steps, FLAGS.epochs - FLAGS.decay_epochs, FLAGS.decay_epochs)
+
+
+def fit_and_export(model, train_ds, steps, *, val_ds=None, sample_batch=None, export_fn=None):
+    """Train with checkpoints, samples and TensorBoard under --model_dir, then export the SavedModel.
+
+    `train_ds` repeats; `steps` batches make an epoch. `export_fn(model, path)` writes the SavedModel.
+    """
+    model.fit(train_ds, epochs=FLAGS.epochs, steps_per_epoch=steps, validation_data=val_ds,
+              validation_steps=FLAGS.validation_steps,
+              callbacks=callbacks.standard(FLAGS.model_dir, sample_batch, FLAGS.sample_every))
+    if FLAGS.export and export_fn and not model.stop_training:
+        path = os.path.join(FLAGS.model_dir, "saved_model")
+        export_fn(model, path)
+        logging.info("exported the SavedModel to %s", path)

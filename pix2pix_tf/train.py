@@ -1,0 +1,67 @@
+"""Train pix2pix: `python -m pix2pix_tf.train --flagfile=pix2pix_tf/configs/demo.cfg`.
+
+The paper's facades run is configs/facades.cfg. Flags given after --flagfile override it.
+"""
+
+from absl import app, flags
+
+from common import export, losses, training
+from common.callbacks import first_batch
+from common.flags import FLAGS
+from pix2pix_tf import networks
+from pix2pix_tf.model import VALUE_RANGE, Pix2Pix
+
+flags.DEFINE_enum("generator", "unet_256", networks.GENERATORS, "U-Net depth: unet_N for N x N crops.")
+flags.DEFINE_integer("n_layers", 3, "PatchGAN depth: 3 gives 70x70 patches.", lower_bound=1)
+flags.DEFINE_enum("norm", "batch", ["batch", "instance"], "Normalization in both networks.")
+flags.DEFINE_enum("gan_mode", "vanilla", losses.GAN_MODES, "Adversarial loss.")
+flags.DEFINE_integer("ngf", 64, "Generator width.", lower_bound=1)
+flags.DEFINE_integer("ndf", 64, "Discriminator width.", lower_bound=1)
+flags.DEFINE_boolean("dropout", True, "Dropout 0.5 in the generator's middle decoder blocks.")
+flags.DEFINE_float("lambda_l1", 100.0, "Weight of the L1 term.", lower_bound=0.0)
+flags.DEFINE_enum("direction", "AtoB", ["AtoB", "BtoA"], "Translate A to B or B to A.")
+flags.DEFINE_integer("load_size", None, "Resize to this before the random crop (jitter); "
+                     "default image_size * 286 / 256 as the paper.", lower_bound=8)
+flags.DEFINE_integer("input_channels", 3, "Channels of A (1: grayscale).", lower_bound=1)
+flags.DEFINE_integer("output_channels", 3, "Channels of B (1: grayscale).", lower_bound=1)
+
+
+def _pairs(flag_name, training_):
+    """(input, target) batches of the source in --<flag_name>, in --direction."""
+    swap = FLAGS.direction == "BtoA"
+    channels = (FLAGS.input_channels, FLAGS.output_channels)
+    ds = training.dataset(
+        flag_name, batch_size=FLAGS.batch_size if training_ else FLAGS.num_samples,
+        image_size=FLAGS.image_size, training=training_, repeat=training_, cache=FLAGS.cache,
+        load_size=FLAGS.load_size or FLAGS.image_size * 286 // 256,
+        channels=channels[::-1] if swap else channels)
+    return ds.map(lambda a, b: (b, a)) if swap else ds
+
+
+def main(argv):
+    del argv
+    runtime = training.setup()
+    multiple = 2 ** networks.num_downs(FLAGS.generator)
+    if FLAGS.image_size % multiple:
+        raise app.UsageError(f"--image_size={FLAGS.image_size} must divide by {multiple} for "
+                             f"--generator={FLAGS.generator}")
+    train_ds = _pairs("data", True)
+    val_ds = _pairs("val_data", False) if FLAGS.val_data else None
+    sample_batch = first_batch(val_ds if val_ds is not None else _pairs("data", False))
+    steps = training.steps_per_epoch()
+    with runtime.strategy.scope():
+        model = Pix2Pix(
+            generator=FLAGS.generator, n_layers=FLAGS.n_layers, norm=FLAGS.norm,
+            gan_mode=FLAGS.gan_mode, input_channels=FLAGS.input_channels,
+            output_channels=FLAGS.output_channels, ngf=FLAGS.ngf, ndf=FLAGS.ndf,
+            dropout=FLAGS.dropout, lambda_l1=FLAGS.lambda_l1)
+        model.compile(learning_rate=training.learning_rate(Pix2Pix.learning_rate, steps),
+                      jit_compile=runtime.jit_compile)
+    training.fit_and_export(
+        model, train_ds, steps, val_ds=val_ds, sample_batch=sample_batch,
+        export_fn=lambda m, path: export.export_translator(
+            m.generator, path, value_range=VALUE_RANGE, multiple=m.multiple))
+
+
+if __name__ == "__main__":
+    app.run(main)

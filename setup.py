@@ -1,0 +1,25 @@
+"""Packaging: the only place dependencies are declared."""
+from setuptools import setup
+
+setup(
+    name="gan-zoo-tf",
+    version="0.1.0",
+    description="Faithful TensorFlow 2 / Keras 3 rebuilds of pix2pix, DCGAN, DPE, PieNet and GPEN",
+    python_requires=">=3.10",
+    packages=["common", "pix2pix_tf"],
+    package_data={
+        "common": ["demo_data/*.jpg", "demo_data/*.json", "demo_data/*.md"],
+        "pix2pix_tf": ["configs/*.cfg"],
+    },
+    install_requires=[
+        "tensorflow>=2.16",
+        "keras>=3.3",
+        "tensorflow-datasets>=4.9",
+        "numpy",
+        "pillow",
+        "matplotlib",
+        "absl-py",
+        "tensorboard",
+    ],
+    extras_require={"test": ["pytest"]},
+)
