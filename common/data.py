@@ -79,9 +79,9 @@ def _decode(on_bad_image, *paths):
     try:
         arrays = [images.read_image(n) for n in names]
         if len(arrays) == 2 and arrays[0].shape != arrays[1].shape:
+            (ha, wa), (hb, wb) = arrays[0].shape[:2], arrays[1].shape[:2]
             raise images.ImageReadError(
-                f"paired images differ in size: {names[0]} is {arrays[0].shape[1]}x"
-                f"{arrays[0].shape[0]} but {names[1]} is {arrays[1].shape[1]}x{arrays[1].shape[0]}")
+                names[1], f"its size {wb}x{hb} differs from its partner {names[0]} ({wa}x{ha})")
     except images.ImageReadError as err:
         if on_bad_image == "fatal":
             raise
@@ -170,15 +170,15 @@ def count(source):
 def _read_tfds(src):
     import tensorflow_datasets as tfds  # imported here: it is slow to import and only this needs it
 
-    ds, info = tfds.load(src.name, split=src.split, with_info=True, shuffle_files=False)
-    if "image" not in info.features:
-        raise ValueError(f"tfds:{src.name} has no 'image' feature (it has {list(info.features)})")
+    ds = tfds.load(src.name, split=src.split, shuffle_files=False)
+    if "image" not in ds.element_spec:
+        raise ValueError(f"tfds:{src.name} has no 'image' feature (it has {list(ds.element_spec)})")
 
     def rgb(example):
         image = example["image"]
         return tf.image.grayscale_to_rgb(image) if image.shape[-1] == 1 else image
 
-    return ds.map(rgb), info.splits[src.split].num_examples
+    return ds.map(rgb), int(ds.cardinality())
 
 
 # -- augmentation, applied to both images of a pair at once ----------------------------------------

@@ -84,7 +84,7 @@ def ssim(x, y, quantized=True):
     for size in x.shape[1:3]:
         if size is not None and size < 11:
             raise ValueError(f"ssim needs H and W >= 11 (the window size), got shape {x.shape}")
-    return tf.image.ssim(x, y, max_val=1.0, filter_size=11, filter_sigma=1.0, k1=0.01, k2=0.03)
+    return tf.image.ssim(x, y, max_val=1.0, filter_size=11, filter_sigma=1.5, k1=0.01, k2=0.03)
 
 
 def rgb_to_lab(images):

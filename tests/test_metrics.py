@@ -201,6 +201,22 @@ def test_metrics_work_inside_tf_function_with_unknown_sizes():
         np.testing.assert_allclose(graph.numpy(), eager.numpy(), rtol=1e-5)
 
 
+def test_metrics_run_per_replica_under_mirrored_strategy():
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    x = random_images((4, 16, 16, 3))
+    y = noisy(x)
+    dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(4)
+    batch = next(iter(strategy.experimental_distribute_dataset(dataset)))
+
+    @tf.function
+    def step(a, b):
+        return strategy.run(lambda a, b: (psnr(a, b), ssim(a, b), delta_e(a, b)), args=(a, b))
+
+    for per_replica, eager in zip(step(*batch), (psnr(x, y), ssim(x, y), delta_e(x, y))):
+        gathered = strategy.gather(per_replica, axis=0)
+        np.testing.assert_allclose(gathered.numpy(), eager.numpy(), rtol=1e-5)
+
+
 @pytest.mark.parametrize("metric", [psnr, ssim, delta_e, sliced_wasserstein_distance])
 def test_mismatched_shapes_name_both_shapes(metric):
     x = random_images((2, 16, 16, 3))

@@ -1,0 +1,121 @@
+"""The tf.data pipeline: sources, joint augmentation that keeps pairs aligned, bad files, scaling."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from common import data, demo, images
+
+
+def _photo(seed, size=(40, 48)):
+    return np.random.default_rng(seed).integers(0, 256, size + (3,), dtype=np.uint8)
+
+
+@pytest.fixture
+def ab_dir(tmp_path):
+    """Five A|B files whose B is the negative of A, plus one corrupt file."""
+    for i in range(5):
+        a = _photo(i)
+        images.write_image(tmp_path / f"{i}.png", np.concatenate([a, 255 - a], 1))
+    (tmp_path / "broken.png").write_bytes(b"not an image")
+    return tmp_path
+
+
+def test_pairs_stay_aligned_through_crop_and_flip(ab_dir):
+    ds = data.pipeline(f"ab:{ab_dir}", batch_size=2, image_size=32, load_size=40, training=True,
+                       seed=3, repeat=True)
+    for a, b in ds.take(6):
+        assert a.shape == b.shape == (2, 32, 32, 3)
+        # B = 255 - A maps to b = -a in [-1, 1] up to one level of rounding after the resize;
+        # on these noise images any misalignment would be off by far more.
+        np.testing.assert_allclose(a.numpy(), -b.numpy(), atol=2.01 / 255)
+
+
+def test_augmentation_is_random_but_seeded(ab_dir):
+    def crops(seed):
+        ds = data.pipeline(f"ab:{ab_dir}", batch_size=5, image_size=32, load_size=48,
+                           training=True, seed=seed)
+        return next(iter(ds))[0].numpy()
+    np.testing.assert_array_equal(crops(1), crops(1))
+    assert not np.array_equal(crops(1), crops(2))
+
+
+def test_evaluation_keeps_order_and_range(ab_dir):
+    ds = data.pipeline(f"ab:{ab_dir}", batch_size=2, image_size=40, training=False, cache=False)
+    batches = list(ds)
+    assert [int(a.shape[0]) for a, _ in batches] == [2, 2, 1]  # the broken file is skipped
+    first = batches[0][0].numpy()[0]
+    expected = data.to_range(data.resize(_photo(0), 40), (-1, 1)).numpy()
+    np.testing.assert_allclose(first, expected, atol=1e-6)
+    assert first.min() >= -1 and first.max() <= 1
+
+
+def test_bad_image_is_skipped_with_its_name_or_fatal(ab_dir, caplog):
+    list(data.pipeline(f"ab:{ab_dir}", batch_size=8, image_size=32, training=False))
+    assert "broken.png" in caplog.text
+    with pytest.raises(tf.errors.OpError, match="broken.png"):
+        list(data.pipeline(f"ab:{ab_dir}", batch_size=8, image_size=32, training=False,
+                           on_bad_image="fatal"))
+
+
+def test_paired_folders_match_by_name(tmp_path):
+    for name, seed in (("x", 1), ("y", 2), ("only_a", 3)):
+        images.write_image(tmp_path / "in" / f"{name}.png", _photo(seed))
+        if name != "only_a":
+            images.write_image(tmp_path / "out" / f"{name}.bmp", 255 - _photo(seed))
+    ds, n = data.read(f"paired:{tmp_path}/in,{tmp_path}/out")
+    pairs = list(ds)
+    assert n == 2 and len(pairs) == 2
+    for a, b in pairs:  # each input met its own negative
+        np.testing.assert_array_equal(a.numpy().astype(int) + b.numpy(), 255)
+
+
+def test_paired_images_of_different_sizes_are_named(tmp_path):
+    images.write_image(tmp_path / "a" / "p.png", _photo(0, (20, 20)))
+    images.write_image(tmp_path / "b" / "p.png", _photo(0, (20, 24)))
+    with pytest.raises(tf.errors.OpError, match="differs from its partner"):
+        list(data.read(f"paired:{tmp_path}/a,{tmp_path}/b", on_bad_image="fatal")[0])
+
+
+def test_unpaired_epoch_is_the_larger_domain(tmp_path):
+    for i in range(3):
+        images.write_image(tmp_path / "a" / f"{i}.png", _photo(i))
+    images.write_image(tmp_path / "b" / "0.png", _photo(9))
+    ds, n = data.read(f"unpaired:{tmp_path}/a,{tmp_path}/b")
+    assert n == 3 and len(list(ds)) == 3
+
+
+@pytest.mark.parametrize("text, message", [
+    ("/no/such/dir", "does not exist"),
+    ("paired:/tmp", "two folders"),
+    ("demo:nothing", "unknown demo data"),
+    ("tfds:", "names no dataset"),
+    ("", "no data source"),
+])
+def test_bad_sources_say_what_is_wrong(text, message):
+    with pytest.raises((ValueError, FileNotFoundError), match=message):
+        data.parse_source(text)
+
+
+def test_tfds_source_with_mock_data():
+    with tfds.testing.mock_data(num_examples=5):
+        ds = data.pipeline("tfds:mnist", batch_size=5, image_size=16, training=False,
+                           value_range=(0, 1), channels=1)
+        batch = next(iter(ds))
+    assert batch.shape == (5, 16, 16, 1)
+    assert 0.0 <= float(tf.reduce_min(batch)) and float(tf.reduce_max(batch)) <= 1.0
+
+
+def test_demo_sources():
+    train, test = demo.files("train"), demo.files("test")
+    assert train and test and not set(train) & set(test)
+    gray, color = next(iter(data.read("demo:gray2color:test")[0]))
+    assert gray.shape == color.shape
+    np.testing.assert_array_equal(gray[..., 0], gray[..., 2])  # three equal channels
+    for edges, photo in data.read("demo:edges2photo")[0]:
+        assert edges.dtype == tf.uint8 and edges.shape == photo.shape
+        light = np.mean(edges.numpy() > 128)
+        assert 0.6 < light < 0.99  # dark lines on mostly white paper
+    with pytest.raises(ValueError, match="splits"):
+        demo.files("validation")
