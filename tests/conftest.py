@@ -18,3 +18,10 @@ def _float32_policy():
     """Tests that switch the global precision policy must not leak it into others."""
     yield
     keras.mixed_precision.set_global_policy("float32")
+
+
+@pytest.fixture(scope="session")
+def two_cpu_strategy():
+    """One MirroredStrategy over the two logical CPUs for the whole session: several strategies in
+    one process would share collective-op instance keys and abort each other's all-reduces."""
+    return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])

@@ -201,8 +201,8 @@ def test_metrics_work_inside_tf_function_with_unknown_sizes():
         np.testing.assert_allclose(graph.numpy(), eager.numpy(), rtol=1e-5)
 
 
-def test_metrics_run_per_replica_under_mirrored_strategy():
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+def test_metrics_run_per_replica_under_mirrored_strategy(two_cpu_strategy):
+    strategy = two_cpu_strategy
     x = random_images((4, 16, 16, 3))
     y = noisy(x)
     dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(4)

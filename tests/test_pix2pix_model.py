@@ -81,7 +81,7 @@ def test_mixed_precision_step(policy):
     assert all(w.dtype == "float32" for w in model.generator.trainable_weights)
 
 
-def test_mirrored_step_equals_single_device_step():
+def test_mirrored_step_equals_single_device_step(two_cpu_strategy):
     # Instance norm and no dropout make each example's computation independent of the others, so
     # two replicas with half the batch each must make the same update as one device with all of it.
     options = dict(TINY, norm="instance", dropout=False, gan_mode="lsgan")
@@ -89,7 +89,7 @@ def test_mirrored_step_equals_single_device_step():
     initial = single.get_weights()
     # Plain SGD: Adam's first step is about lr * sign(gradient), which hides a wrong gradient scale.
     single.compile(keras.optimizers.SGD(0.1), keras.optimizers.SGD(0.1))
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    strategy = two_cpu_strategy
     with strategy.scope():
         mirrored = Pix2Pix(**options)
         mirrored.set_weights(initial)
