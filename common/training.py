@@ -4,6 +4,7 @@ A notebook needs none of this: build the model, `compile()`, `fit(dataset)` with
 `common.callbacks.standard(model_dir)`, and export. This module reads the shared flags for the scripts.
 """
 
+import math
 import os
 
 from absl import app, logging
@@ -35,14 +36,18 @@ def dataset(flag_name, **kwargs):
         raise app.UsageError(f"--{flag_name}={getattr(FLAGS, flag_name)}: {err}") from err
 
 
-def steps_per_epoch():
-    """--steps_per_epoch, or one pass over --data."""
-    if FLAGS.steps_per_epoch:
-        return FLAGS.steps_per_epoch
+def _batches(flag_name, round_up):
+    """Batches in one pass over the source in --<flag_name>."""
     try:
-        return max(1, data.count(FLAGS.data) // FLAGS.batch_size)
+        n = data.count(getattr(FLAGS, flag_name))
     except (ValueError, FileNotFoundError) as err:
-        raise app.UsageError(f"--data={FLAGS.data}: {err}") from err
+        raise app.UsageError(f"--{flag_name}={getattr(FLAGS, flag_name)}: {err}") from err
+    return max(1, math.ceil(n / FLAGS.batch_size) if round_up else n // FLAGS.batch_size)
+
+
+def steps_per_epoch():
+    """--steps_per_epoch, or one pass over --data in full batches."""
+    return FLAGS.steps_per_epoch or _batches("data", round_up=False)
 
 
 def learning_rate(default, steps):
@@ -58,8 +63,10 @@ def fit_and_export(model, train_ds, steps, *, val_ds=None, sample_batch=None, ex
 
     `train_ds` repeats; `steps` batches make an epoch. `export_fn(model, path)` writes the SavedModel.
     """
+    # Known validation steps: the pipeline's filter hides the size, and keras warns at its end.
+    val_steps = FLAGS.validation_steps or (_batches("val_data", True) if val_ds else None)
     model.fit(train_ds, epochs=FLAGS.epochs, steps_per_epoch=steps, validation_data=val_ds,
-              validation_steps=FLAGS.validation_steps,
+              validation_steps=val_steps,
               callbacks=callbacks.standard(FLAGS.model_dir, sample_batch, FLAGS.sample_every))
     if FLAGS.export and export_fn and not model.stop_training:
         path = os.path.join(FLAGS.model_dir, "saved_model")
