@@ -1,0 +1,99 @@
+"""Training and inference speed of the models, printed as a table (a benchmark, not a test).
+
+    python tools/benchmark.py --model=pix2pix --image_size=256 --batch_size=1
+
+For every precision and XLA setting asked for it prints training steps per second and inference
+milliseconds per image, each the median over --steps calls after --warmup untimed ones.
+"""
+
+import itertools
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from absl import app, flags  # noqa: E402
+
+from common import export  # noqa: E402
+
+flags.DEFINE_enum("model", "pix2pix", ["pix2pix"], "Which model.")
+flags.DEFINE_integer("image_size", 256, "Square image size.")
+flags.DEFINE_integer("batch_size", 1, "Training batch size.")
+flags.DEFINE_integer("steps", 10, "Timed calls per figure.")
+flags.DEFINE_integer("warmup", 3, "Untimed calls first (tracing, XLA compilation).")
+flags.DEFINE_list("precisions", ["float32", "mixed_bfloat16"], "Keras dtype policies to measure.")
+flags.DEFINE_list("xla", ["off", "on"], "XLA settings to measure.")
+FLAGS = flags.FLAGS
+
+
+def pix2pix_case():
+    """The paper's pix2pix (unet_256 when --image_size is 256) on random pairs."""
+    from pix2pix_tf import Pix2Pix
+    generator = f"unet_{FLAGS.image_size}"
+    model = Pix2Pix(generator=generator)
+    rng = np.random.default_rng(0)
+    shape = (FLAGS.batch_size, FLAGS.image_size, FLAGS.image_size, 3)
+    a, b = (rng.uniform(-1, 1, shape).astype("float32") for _ in range(2))
+    serve = lambda images: export.translate_uint8(  # noqa: E731
+        model.generator, images, value_range=(-1, 1), multiple=model.multiple)
+    return model, (a, b), serve
+
+
+CASES = {"pix2pix": pix2pix_case}
+
+
+class StepTimes(keras.callbacks.Callback):
+    """Wall time of each training step inside one fit() call."""
+
+    def __init__(self):
+        super().__init__()
+        self.times = []
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.start = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.times.append(time.perf_counter() - self.start)
+
+
+def train_seconds(model, x, y):
+    """Median seconds per training step after --warmup steps (tracing, XLA compilation)."""
+    timer = StepTimes()
+    batches = tf.data.Dataset.from_tensors((x, y)).repeat()
+    model.fit(batches, steps_per_epoch=FLAGS.warmup + FLAGS.steps, epochs=1, verbose=0,
+              callbacks=[timer])
+    return float(np.median(timer.times[FLAGS.warmup:]))
+
+
+def call_seconds(fn):
+    """Median seconds per call of fn after --warmup calls."""
+    times = []
+    for _ in range(FLAGS.warmup + FLAGS.steps):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times[FLAGS.warmup:]))
+
+
+def main(argv):
+    del argv
+    print(f"model={FLAGS.model} image_size={FLAGS.image_size} batch_size={FLAGS.batch_size} "
+          f"tf={tf.__version__} keras={keras.__version__} threads={os.cpu_count()}")
+    print(f"{'precision':<16}{'xla':<6}{'train steps/s':>14}{'s/step':>10}{'infer ms/img':>14}")
+    for policy, xla in itertools.product(FLAGS.precisions, FLAGS.xla):
+        keras.mixed_precision.set_global_policy(policy)
+        model, (x, y), serve = CASES[FLAGS.model]()
+        model.compile(jit_compile=xla == "on")
+        step = train_seconds(model, x, y)
+        image = tf.constant(np.zeros((1,) + x.shape[1:3] + (3,), np.uint8))
+        infer = tf.function(serve, jit_compile=xla == "on")
+        ms = call_seconds(lambda: infer(image).numpy()) * 1000
+        print(f"{policy:<16}{xla:<6}{1 / step:>14.2f}{step:>10.3f}{ms:>14.1f}", flush=True)
+
+
+if __name__ == "__main__":
+    app.run(main)
