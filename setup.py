@@ -21,5 +21,6 @@ setup(
         "absl-py",
         "tensorboard",
     ],
-    extras_require={"test": ["pytest"]},
+    # scikit-image and scipy are independent references for the metric tests.
+    extras_require={"test": ["pytest", "scikit-image", "scipy"]},
 )

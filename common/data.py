@@ -23,7 +23,6 @@ from absl import logging
 from common import demo, images
 
 ON_BAD_IMAGE = ("skip", "fatal")
-KINDS = ("folder", "ab", "paired", "unpaired", "tfds", "demo")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,11 +31,6 @@ class Source:
     paths: tuple = ()
     name: str = ""
     split: str = "train"
-
-    @property
-    def is_pair(self):
-        return self.kind in ("ab", "paired", "unpaired") or (
-            self.kind == "demo" and self.name in demo.PAIRS)
 
 
 def parse_source(text):
@@ -202,12 +196,6 @@ def resize(image, size):
     """Square resize of a uint8 image with bicubic filtering, as the official pix2pix code."""
     out = tf.image.resize(tf.cast(image, tf.float32), [size, size], method="bicubic", antialias=True)
     return tf.cast(tf.clip_by_value(tf.round(out), 0, 255), tf.uint8)
-
-
-def center_crop(image, size):
-    """The central size x size square (images smaller than that are an error)."""
-    h, w = tf.shape(image)[0], tf.shape(image)[1]
-    return image[(h - size) // 2:(h - size) // 2 + size, (w - size) // 2:(w - size) // 2 + size]
 
 
 def to_range(image, value_range):
