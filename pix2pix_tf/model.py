@@ -48,7 +48,8 @@ class Pix2Pix(GANModel):
                      for _ in range(2))
 
     def _discriminate(self, real_a, b):
-        return self.discriminator(tf.concat([real_a, tf.cast(b, real_a.dtype)], -1), training=True)
+        """D's logits for B given A: the conditional GAN sees both images stacked on channels."""
+        return self.discriminator(tf.concat([real_a, b], -1), training=True)
 
     def train_step(self, batch):
         real_a, real_b = batch
