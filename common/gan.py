@@ -38,7 +38,9 @@ class GANModel(keras.Model):
         Under a `mixed_float16` policy both optimizers are wrapped in a `LossScaleOptimizer`. Both are
         built here, so that this runs under a distribution strategy's scope and not lazily in a step.
         """
-        kwargs.pop("optimizer", None)
+        if kwargs.pop("optimizer", None) is not None:
+            raise TypeError("a GAN has two optimizers: pass g_optimizer= and d_optimizer=, "
+                            "not optimizer=")
         super().compile(optimizer=None, **kwargs)
         default_g, default_d = self.default_optimizers(learning_rate or self.learning_rate)
         self.g_optimizer = self._prepare(g_optimizer or default_g, self.generator)

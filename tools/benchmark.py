@@ -38,8 +38,11 @@ def pix2pix_case():
     rng = np.random.default_rng(0)
     shape = (FLAGS.batch_size, FLAGS.image_size, FLAGS.image_size, 3)
     a, b = (rng.uniform(-1, 1, shape).astype("float32") for _ in range(2))
-    serve = lambda images: export.translate_uint8(  # noqa: E731
-        model.generator, images, value_range=(-1, 1), multiple=model.multiple)
+
+    def serve(images):
+        return export.translate_uint8(model.generator, images, value_range=(-1, 1),
+                                      multiple=model.multiple)
+
     return model, (a, b), serve
 
 
