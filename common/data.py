@@ -192,6 +192,14 @@ def jointly(fn):
     return apply
 
 
+def center_crop(image, size=0):
+    """The centred size x size square of an image (the largest square if size is 0 or too large)."""
+    h, w = tf.shape(image)[0], tf.shape(image)[1]
+    side = tf.minimum(h, w) if not size else tf.minimum(tf.minimum(h, w), size)
+    top, left = (h - side) // 2, (w - side) // 2
+    return image[top:top + side, left:left + side]
+
+
 def resize(image, size):
     """Square resize of a uint8 image with bicubic filtering, as the official pix2pix code."""
     out = tf.image.resize(tf.cast(image, tf.float32), [size, size], method="bicubic", antialias=True)
@@ -215,6 +223,11 @@ def to_channels(image, channels):
     return tf.image.rgb_to_grayscale(image) if channels == 1 else image
 
 
+def to_rgb(images):
+    """Three channels for display and serving: a one-channel image is repeated."""
+    return tf.image.grayscale_to_rgb(images) if images.shape[-1] == 1 else images
+
+
 def _each(fn):
     """Apply an image -> image function to one image or to each image of a pair."""
     def apply(*ims):
@@ -233,9 +246,11 @@ def _random_crop_flip(size, flip):
 
 def pipeline(source, *, batch_size, image_size, training, load_size=None, flip=True,
              value_range=(-1.0, 1.0), channels=3, on_bad_image="skip", cache=True, seed=None,
-             repeat=False):
+             repeat=False, center_crop_size=None):
     """Batches of float32 images or (a, b) pairs, ready for `model.fit` / `evaluate`.
 
+    With `center_crop_size` each image is first cut to its centred square of that size (0: the
+    largest square), keeping the aspect ratio as DCGAN's data loaders do.
     Training: resize to load_size (default image_size) -> cache -> shuffle -> the same random
     image_size crop and horizontal flip on both images of a pair -> scale -> full batches only.
     Evaluation: resize to image_size -> scale -> batches in a fixed order.
@@ -244,7 +259,11 @@ def pipeline(source, *, batch_size, image_size, training, load_size=None, flip=T
     """
     ds, size = read(source, on_bad_image=on_bad_image, shuffle=training and not cache, seed=seed)
     resize_to = (load_size or image_size) if training else image_size
-    ds = ds.map(_each(lambda im: resize(im, resize_to)), num_parallel_calls=tf.data.AUTOTUNE)
+
+    def prepare(im):
+        return resize(im if center_crop_size is None else center_crop(im, center_crop_size), resize_to)
+
+    ds = ds.map(_each(prepare), num_parallel_calls=tf.data.AUTOTUNE)
     if cache:
         ds = ds.cache()
     if training:

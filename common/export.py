@@ -43,27 +43,40 @@ def translate_uint8(network, images, *, value_range, multiple=1):
     if network.input_shape[-1] == 1:
         x = tf.image.rgb_to_grayscale(x)
     y = network(pad_to_multiple(x, multiple), training=False)[:, :h, :w]
-    if y.shape[-1] == 1:
-        y = tf.image.grayscale_to_rgb(y)
-    return data.from_range(y, value_range)
+    return data.to_rgb(data.from_range(y, value_range))
 
 
-def export_translator(network, path, *, value_range, multiple=1):
-    """Write a SavedModel whose serving_default maps uint8 images to uint8 images of the same size."""
+def export_function(network, path, fn, input_signature):
+    """Write a SavedModel of `network` whose serving_default is `fn` ({"images": ...} out)."""
     archive = keras.export.ExportArchive()
     archive.track(network)
-    archive.add_endpoint(
-        "serving_default",
-        lambda images: {"images": translate_uint8(network, images, value_range=value_range,
-                                                  multiple=multiple)},
-        input_signature=[image_signature()])
+    archive.add_endpoint("serving_default", fn, input_signature=input_signature)
     archive.write_out(path, verbose=False)
     return path
 
 
-def load_serving(path):
-    """The serving_default of a SavedModel as a function of one uint8 [H, W, 3] image."""
+def export_translator(network, path, *, value_range, multiple=1):
+    """Write a SavedModel whose serving_default maps uint8 images to uint8 images of the same size."""
+    return export_function(
+        network, path,
+        lambda images: {"images": translate_uint8(network, images, value_range=value_range,
+                                                  multiple=multiple)},
+        [image_signature()])
+
+
+def load_signature(path, input_name):
+    """The serving_default of the SavedModel in `path`, checked to take an input `input_name`."""
     if not os.path.isfile(os.path.join(path, "saved_model.pb")):
         raise FileNotFoundError(f"no SavedModel in {path!r} (expected {path}/saved_model.pb)")
     serve = tf.saved_model.load(path).signatures["serving_default"]
+    inputs = serve.structured_input_signature[1]
+    if input_name not in inputs:
+        raise ValueError(f"the SavedModel in {path} takes {sorted(inputs)}, not {input_name!r}: "
+                         "it was exported by another kind of model")
+    return serve
+
+
+def load_serving(path):
+    """The serving_default of an image SavedModel as a function of one uint8 [H, W, 3] image."""
+    serve = load_signature(path, "images")
     return lambda image: serve(images=tf.constant(image[None]))["images"][0].numpy()

@@ -19,6 +19,10 @@ flags.DEFINE_integer("steps_per_epoch", None, "Batches per epoch; by default one
 flags.DEFINE_integer("validation_steps", None, "Batches per validation; default: all.", lower_bound=1)
 flags.DEFINE_integer("batch_size", 1, "Global batch size, split over the replicas.", lower_bound=1)
 flags.DEFINE_integer("image_size", 256, "Height and width of the training crops.", lower_bound=8)
+flags.DEFINE_integer("load_size", None, "Resize training images to this before the random "
+                     "--image_size crop; default: the paper's (pix2pix: image_size * 286 / 256).",
+                     lower_bound=8)
+flags.DEFINE_boolean("flip", True, "Random horizontal flips of the training images (and pairs).")
 flags.DEFINE_float("learning_rate", None, "Learning rate of both optimizers; default: the paper's.",
                    lower_bound=0.0)
 flags.DEFINE_integer("decay_epochs", 0, "Epochs at the end of training over which the learning rate "

@@ -163,6 +163,19 @@ def tile_grid(rows, gap=2):
     return grid
 
 
+def rows_of(images, columns):
+    """A batch of uint8 [H, W, C] images as rows of `columns` RGB images for tile_grid.
+
+    One-channel images are repeated to RGB; a last, shorter row is filled with white.
+    """
+    batch = np.asarray(images)
+    if batch.shape[-1] == 1:
+        batch = np.repeat(batch, 3, axis=-1)
+    pad = -len(batch) % columns
+    batch = np.concatenate([batch, np.full((pad,) + batch.shape[1:], 255, np.uint8)])
+    return [list(batch[i:i + columns]) for i in range(0, len(batch), columns)]
+
+
 def process_files(inputs, output_dir, fn, *, suffix=".png"):
     """Apply fn to each input image and write output_dir/<stem><suffix>.
 

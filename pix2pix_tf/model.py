@@ -84,6 +84,5 @@ class Pix2Pix(GANModel):
         """One row per example: input | output | target, as uint8."""
         real_a, real_b = batch
         fake_b = self(real_a, training=False)
-        rows = [data.from_range(t, VALUE_RANGE) for t in (real_a, fake_b, real_b)]
-        rows = [tf.image.grayscale_to_rgb(r) if r.shape[-1] == 1 else r for r in rows]
+        rows = [data.to_rgb(data.from_range(t, VALUE_RANGE)) for t in (real_a, fake_b, real_b)]
         return [list(row) for row in zip(*(r.numpy() for r in rows))]

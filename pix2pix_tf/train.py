@@ -20,8 +20,6 @@ flags.DEFINE_integer("ndf", 64, "Discriminator width.", lower_bound=1)
 flags.DEFINE_boolean("dropout", True, "Dropout 0.5 in the generator's middle decoder blocks.")
 flags.DEFINE_float("lambda_l1", 100.0, "Weight of the L1 term.", lower_bound=0.0)
 flags.DEFINE_enum("direction", "AtoB", ["AtoB", "BtoA"], "Translate A to B or B to A.")
-flags.DEFINE_integer("load_size", None, "Resize to this before the random crop (jitter); "
-                     "default image_size * 286 / 256 as the paper.", lower_bound=8)
 flags.DEFINE_integer("input_channels", 3, "Channels of A (1: grayscale).", lower_bound=1)
 flags.DEFINE_integer("output_channels", 3, "Channels of B (1: grayscale).", lower_bound=1)
 
@@ -33,7 +31,7 @@ def _pairs(flag_name, training_, batch_size):
     ds = training.dataset(
         flag_name, batch_size=batch_size,
         image_size=FLAGS.image_size, training=training_, repeat=training_, cache=FLAGS.cache,
-        load_size=FLAGS.load_size or FLAGS.image_size * 286 // 256,
+        load_size=FLAGS.load_size or FLAGS.image_size * 286 // 256, flip=FLAGS.flip,
         channels=channels[::-1] if swap else channels)
     return ds.map(lambda a, b: (b, a)) if swap else ds
 

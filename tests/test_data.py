@@ -119,3 +119,21 @@ def test_demo_sources():
         assert 0.6 < light < 0.99  # dark lines on mostly white paper
     with pytest.raises(ValueError, match="splits"):
         demo.files("validation")
+
+
+def test_center_crop_keeps_the_middle_square():
+    image = tf.reshape(tf.range(6 * 10, dtype=tf.int32), (6, 10, 1))
+    largest = data.center_crop(image).numpy()
+    np.testing.assert_array_equal(largest, image.numpy()[:, 2:8])  # 6x6, two columns cut each side
+    np.testing.assert_array_equal(data.center_crop(image, 4).numpy(), image.numpy()[1:5, 3:7])
+    assert data.center_crop(image, 100).shape == (6, 6, 1)  # never larger than the image
+
+
+def test_center_crop_then_resize_keeps_the_aspect(tmp_path):
+    # Left and right thirds black, middle white: the centred square is all white, a stretch is not.
+    wide = np.zeros((30, 90, 3), np.uint8)
+    wide[:, 30:60] = 255
+    images.write_image(tmp_path / "wide.png", wide)
+    ds = data.pipeline(str(tmp_path), batch_size=1, image_size=8, training=False,
+                       value_range=(0, 1), center_crop_size=0)
+    assert float(tf.reduce_min(next(iter(ds)))) == 1.0

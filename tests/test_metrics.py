@@ -13,6 +13,7 @@ from common.metrics import (
     rgb_to_lab,
     sliced_wasserstein_distance,
     ssim,
+    swd_levels,
 )
 
 
@@ -253,29 +254,53 @@ def test_blur_is_the_5x5_binomial_filter_with_mirror_borders():
     x = random_images((2, 9, 12, 3))
     kernel = np.outer([1, 4, 6, 4, 1], [1, 4, 6, 4, 1]) / 256
     expected = np.stack([convolve(x[n, ..., c], kernel, mode="mirror") for n in range(2) for c in range(3)])
-    out = metrics._blur(x)
+    out = metrics._blur(x).numpy()
     np.testing.assert_allclose(out.transpose(0, 3, 1, 2).reshape(6, 9, 12), expected, atol=1e-6)
 
 
 def test_laplacian_pyramid_shapes_and_constant_image():
     pyramid = metrics._laplacian_pyramid(constant(0.3, (2, 33, 20, 3)), 3)
-    assert [level.shape for level in pyramid] == [(2, 33, 20, 3), (2, 17, 10, 3), (2, 9, 5, 3)]
+    assert [tuple(level.shape) for level in pyramid] == [(2, 33, 20, 3), (2, 17, 10, 3), (2, 9, 5, 3)]
     for band in pyramid[:-1]:
         np.testing.assert_allclose(band, 0.0, atol=1e-6)
     np.testing.assert_allclose(pyramid[-1], 0.3, atol=1e-6)
 
 
+def test_patches_are_uniform_over_valid_corners_and_gathered_per_image():
+    # Pixel values encode (image, row, column); one pyramid level is the image itself.
+    n, h, w, k = 2, 9, 12, 4
+    grid = np.stack(np.meshgrid(np.arange(n), np.arange(h), np.arange(w), indexing="ij"), axis=-1)
+    corners = metrics._patch_corners(n, [(h, w)], k, 500, tf.constant([[1, 2]]))
+    patches = metrics._descriptors(grid.astype(np.float32), corners, k)[0].numpy()
+    assert patches.shape == (n * 500, k, k, 3)
+    top, left = patches[:, 0, 0, 1], patches[:, 0, 0, 2]
+    np.testing.assert_array_equal(np.unique(top), np.arange(h - k + 1))
+    np.testing.assert_array_equal(np.unique(left), np.arange(w - k + 1))
+    np.testing.assert_array_equal(patches[:, 0, 0, 0], np.repeat(np.arange(n), 500))
+    expected = np.stack([grid[int(i), int(r) : r + k, c : c + k] for i, r, c in patches[:, 0, 0].astype(int)])
+    np.testing.assert_array_equal(patches, expected)
+
+
 def test_sliced_wasserstein_core():
     rng = np.random.default_rng(0)
-    a = rng.standard_normal((300, 10))
+    a = rng.standard_normal((300, 10)).astype(np.float32)
+    # 200 directions: more than one block of 128, and a partial last block.
     directions = rng.standard_normal((10, 200))
-    directions /= np.linalg.norm(directions, axis=0)
+    directions = (directions / np.linalg.norm(directions, axis=0)).astype(np.float32)
     # Order of descriptors is irrelevant; a translation by c moves every
     # projection onto d by exactly d . c.
-    assert metrics._sliced_wasserstein(a, rng.permutation(a), directions) == pytest.approx(0.0, abs=1e-12)
-    shift = rng.standard_normal(10)
+    permuted = metrics._sliced_wasserstein(a, rng.permutation(a), directions)
+    assert float(permuted) == pytest.approx(0.0, abs=1e-6)
+    shift = rng.standard_normal(10).astype(np.float32)
     expected = np.abs(shift @ directions).mean()
-    assert metrics._sliced_wasserstein(a, a + shift, directions) == pytest.approx(expected, rel=1e-9)
+    assert float(metrics._sliced_wasserstein(a, a + shift, directions)) == pytest.approx(expected, rel=1e-5)
+
+
+def test_stateless_normal_is_standard_normal():
+    z = metrics._stateless_normal([200, 100], metrics._seed_pair(0)).numpy()
+    assert z.shape == (200, 100)
+    assert abs(z.mean()) < 0.02 and abs(z.std() - 1) < 0.02
+    assert abs(np.mean(np.abs(z)) - np.sqrt(2 / np.pi)) < 0.02
 
 
 def test_swd_levels_follow_progan_resolutions():
@@ -312,3 +337,66 @@ def test_swd_is_deterministic_and_invariant_to_per_channel_affine_changes():
 def test_swd_of_flat_images_is_zero_not_nan():
     x = constant(0.5, (2, 16, 16, 3))
     assert sliced_wasserstein_distance(x, x)["mean"] == 0.0
+
+
+def test_swd_levels_is_a_tensor_matching_the_wrapper():
+    real, fake = smooth_images(3, 1), random_images((3, 32, 32, 3), seed=5)
+    levels = swd_levels(real, fake, seed=7)
+    assert levels.dtype == tf.float32 and levels.shape == (2,)
+    wrapped = sliced_wasserstein_distance(real, fake, seed=7)["levels"]
+    np.testing.assert_allclose(levels.numpy(), wrapped, rtol=1e-6)
+
+
+def test_swd_wrapper_chunks_do_not_change_the_result(monkeypatch):
+    real, fake = smooth_images(5, 1, size=16), random_images((5, 16, 16, 3), seed=5)
+    whole = swd_levels(real, fake, seed=3).numpy()
+    monkeypatch.setattr(metrics, "_CHUNK", 2)  # chunks of 2, 2 and 1 images
+    np.testing.assert_allclose(sliced_wasserstein_distance(real, fake, seed=3)["levels"], whole, rtol=1e-5)
+
+
+def test_swd_levels_under_xla_matches_eager_with_dynamic_batch():
+    real, fake = smooth_images(2, 1), random_images((2, 32, 32, 3), seed=5)
+    kwargs = dict(patches_per_image=32, num_projections=256, seed=7)  # two levels, two direction blocks
+    spec = tf.TensorSpec([None, 32, 32, 3], tf.float32)
+
+    @tf.function(jit_compile=True, input_signature=[spec, spec])
+    def compiled(a, b):
+        return swd_levels(a, b, **kwargs)
+
+    np.testing.assert_allclose(compiled(real, fake).numpy(), swd_levels(real, fake, **kwargs).numpy(), rtol=1e-4)
+
+
+def test_swd_levels_seed_tensor_varies_inside_one_graph():
+    real, fake = smooth_images(2, 1, size=16), random_images((2, 16, 16, 3), seed=5)
+    kwargs = dict(patches_per_image=32, num_projections=64)
+    step = tf.function(lambda seed: swd_levels(real, fake, seed=seed, **kwargs))
+    first = step(tf.constant([1, 2])).numpy()
+    np.testing.assert_array_equal(step(tf.constant([1, 2])).numpy(), first)
+    assert not np.allclose(step(tf.constant([1, 3])).numpy(), first)
+    assert step.experimental_get_tracing_count() == 1
+    # An int seed s is the seed tensor [s, 0] (graph and eager may differ in rounding).
+    np.testing.assert_allclose(swd_levels(real, fake, seed=1, **kwargs), step(tf.constant([1, 0])), rtol=1e-5)
+
+
+def test_swd_levels_runs_per_replica_under_mirrored_strategy(two_cpu_strategy):
+    strategy = two_cpu_strategy
+    real, fake = smooth_images(4, 1, size=16), random_images((4, 16, 16, 3), seed=5)
+    dataset = tf.data.Dataset.from_tensor_slices((real, fake)).batch(4)
+    batch = next(iter(strategy.experimental_distribute_dataset(dataset)))
+    kwargs = dict(patches_per_image=32, num_projections=64)
+
+    @tf.function(jit_compile=True)
+    def replica_swd(a, b):
+        return swd_levels(a, b, **kwargs)[None]
+
+    gathered = strategy.gather(strategy.run(replica_swd, args=batch), axis=0).numpy()
+    # Each replica scores its own shard of two images.
+    expected = [swd_levels(real[i : i + 2], fake[i : i + 2], **kwargs).numpy() for i in (0, 2)]
+    np.testing.assert_allclose(gathered, expected, rtol=1e-4)
+
+
+def test_swd_levels_needs_static_height_and_width():
+    spec = tf.TensorSpec([None, None, None, 3], tf.float32)
+    step = tf.function(lambda a: swd_levels(a, a), input_signature=[spec])
+    with pytest.raises(ValueError, match=r"static H and W.*\(None, None, None, 3\)"):
+        step.get_concrete_function()

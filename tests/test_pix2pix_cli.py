@@ -7,35 +7,15 @@ import subprocess
 import sys
 import time
 
-import h5py
 import numpy as np
 import pytest
 
+from clitools import ENV, g_steps, run, state
 from common import images
 
 TINY = ["--data=demo:gray2color:train", "--val_data=demo:gray2color:test", "--generator=unet_32",
         "--image_size=32", "--load_size=40", "--ngf=4", "--ndf=4", "--batch_size=2",
         "--steps_per_epoch=3", "--num_samples=2", "--seed=0"]
-ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-
-
-def run(module, *args, check=True):
-    result = subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True,
-                            env=ENV, timeout=300)
-    if check and result.returncode:
-        raise AssertionError(result.stderr[-3000:])
-    return result
-
-
-def state(model_dir):
-    with open(model_dir / "checkpoints" / "state.json") as f:
-        return json.load(f)
-
-
-def g_steps(model_dir):
-    """The generator optimizer's step counter stored in the checkpoint."""
-    with h5py.File(model_dir / "checkpoints" / "latest.weights.h5") as f:
-        return int(f["g_optimizer/vars/0"][()])
 
 
 @pytest.fixture(scope="module")

@@ -2,8 +2,11 @@
 
     python tools/benchmark.py --model=pix2pix --image_size=256 --batch_size=1
 
-For every precision and XLA setting asked for it prints training steps per second and inference
-milliseconds per image, each the median over --steps calls after --warmup untimed ones.
+    python tools/benchmark.py --model=dcgan --image_size=64 --batch_size=128 --serve_batch=64
+
+For every precision and XLA setting asked for it prints training steps and images per second and the
+milliseconds of one inference call on --serve_batch inputs (pix2pix: uint8 images; DCGAN: latents to
+uint8 samples), each the median over --steps calls after --warmup untimed ones.
 """
 
 import itertools
@@ -18,11 +21,12 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 
-from common import export  # noqa: E402
+from common import data, export  # noqa: E402
 
-flags.DEFINE_enum("model", "pix2pix", ["pix2pix"], "Which model.")
+flags.DEFINE_enum("model", "pix2pix", ["pix2pix", "dcgan"], "Which model.")
 flags.DEFINE_integer("image_size", 256, "Square image size.")
 flags.DEFINE_integer("batch_size", 1, "Training batch size.")
+flags.DEFINE_integer("serve_batch", 1, "Images per inference call (DCGAN: latents sampled at once).")
 flags.DEFINE_integer("steps", 10, "Timed calls per figure.")
 flags.DEFINE_integer("warmup", 3, "Untimed calls first (tracing, XLA compilation).")
 flags.DEFINE_list("precisions", ["float32", "mixed_bfloat16"], "Keras dtype policies to measure.")
@@ -31,7 +35,7 @@ FLAGS = flags.FLAGS
 
 
 def pix2pix_case():
-    """The paper's pix2pix (unet_256 when --image_size is 256) on random pairs."""
+    """The paper's pix2pix (unet_256 when --image_size is 256) on random pairs; serving uint8 images."""
     from pix2pix_tf import Pix2Pix
     generator = f"unet_{FLAGS.image_size}"
     model = Pix2Pix(generator=generator)
@@ -43,10 +47,25 @@ def pix2pix_case():
         return export.translate_uint8(model.generator, images, value_range=(-1, 1),
                                       multiple=model.multiple)
 
-    return model, (a, b), serve
+    served = np.zeros((FLAGS.serve_batch,) + shape[1:], np.uint8)
+    return model, (a, b), serve, served
 
 
-CASES = {"pix2pix": pix2pix_case}
+def dcgan_case():
+    """The paper's DCGAN at --image_size on random images; serving = sampling latents."""
+    from dcgan_tf import DCGAN
+    from dcgan_tf.model import VALUE_RANGE, latents
+    model = DCGAN(image_size=FLAGS.image_size)
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (FLAGS.batch_size, FLAGS.image_size, FLAGS.image_size, 3))
+
+    def serve(z):
+        return data.from_range(model.generator(z, training=False), VALUE_RANGE)
+
+    return model, (x.astype("float32"),), serve, latents(FLAGS.serve_batch)
+
+
+CASES = {"pix2pix": pix2pix_case, "dcgan": dcgan_case}
 
 
 class StepTimes(keras.callbacks.Callback):
@@ -63,10 +82,10 @@ class StepTimes(keras.callbacks.Callback):
         self.times.append(time.perf_counter() - self.start)
 
 
-def train_seconds(model, x, y):
+def train_seconds(model, batch):
     """Median seconds per training step after --warmup steps (tracing, XLA compilation)."""
     timer = StepTimes()
-    batches = tf.data.Dataset.from_tensors((x, y)).repeat()
+    batches = tf.data.Dataset.from_tensors(batch).repeat()
     model.fit(batches, steps_per_epoch=FLAGS.warmup + FLAGS.steps, epochs=1, verbose=0,
               callbacks=[timer])
     return float(np.median(timer.times[FLAGS.warmup:]))
@@ -86,16 +105,17 @@ def main(argv):
     del argv
     print(f"model={FLAGS.model} image_size={FLAGS.image_size} batch_size={FLAGS.batch_size} "
           f"tf={tf.__version__} keras={keras.__version__} threads={os.cpu_count()}")
-    print(f"{'precision':<16}{'xla':<6}{'train steps/s':>14}{'s/step':>10}{'infer ms/img':>14}")
+    print(f"{'precision':<16}{'xla':<6}{'train steps/s':>14}{'s/step':>10}{'images/s':>10}"
+          f"{'infer ms/call':>15}")
     for policy, xla in itertools.product(FLAGS.precisions, FLAGS.xla):
         keras.mixed_precision.set_global_policy(policy)
-        model, (x, y), serve = CASES[FLAGS.model]()
+        model, batch, serve, served = CASES[FLAGS.model]()
         model.compile(jit_compile=xla == "on")
-        step = train_seconds(model, x, y)
-        image = tf.constant(np.zeros((1,) + x.shape[1:3] + (3,), np.uint8))
+        step = train_seconds(model, batch)
         infer = tf.function(serve, jit_compile=xla == "on")
-        ms = call_seconds(lambda: infer(image).numpy()) * 1000
-        print(f"{policy:<16}{xla:<6}{1 / step:>14.2f}{step:>10.3f}{ms:>14.1f}", flush=True)
+        ms = call_seconds(lambda: infer(tf.constant(served)).numpy()) * 1000
+        print(f"{policy:<16}{xla:<6}{1 / step:>14.2f}{step:>10.3f}{FLAGS.batch_size / step:>10.1f}"
+              f"{ms:>15.1f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,69 @@
+"""DCGAN's command-line tools as a user runs them: train, resume, sample grids, walks, single images."""
+
+import shutil
+
+import numpy as np
+import pytest
+
+from common import images
+from clitools import run, state
+
+TINY = ["--data=demo:photos:train", "--val_data=demo:photos:train", "--validation_steps=1",
+        "--image_size=16", "--load_size=24", "--flip", "--ngf=4", "--ndf=4", "--latent_dim=6",
+        "--batch_size=4", "--steps_per_epoch=3", "--num_samples=6", "--seed=0"]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    model_dir = tmp_path_factory.mktemp("run")
+    result = run("dcgan_tf.train", *TINY, "--epochs=2", f"--model_dir={model_dir}")
+    return model_dir, result
+
+
+def test_training_writes_samples_swd_checkpoint_and_savedmodel(trained):
+    model_dir, result = trained
+    grid = images.read_image(model_dir / "samples" / "epoch_0002.png")
+    assert grid.shape == (16, 6 * 16 + 5 * 2, 3)  # one row of the 6 fixed latents
+    assert "val_swd" in result.stderr + result.stdout
+    assert state(model_dir)["epoch"] == 2 and state(model_dir)["model"] == "DCGAN"
+    assert (model_dir / "saved_model" / "saved_model.pb").exists()
+
+
+def test_a_run_continues_from_its_checkpoint(trained, tmp_path):
+    shutil.copytree(trained[0] / "checkpoints", tmp_path / "checkpoints")
+    result = run("dcgan_tf.train", *TINY, "--epochs=3", "--export=false", f"--model_dir={tmp_path}")
+    assert "at epoch 2" in result.stderr and state(tmp_path)["epoch"] == 3
+
+
+def test_sample_grid_is_reproducible_from_the_seed(trained, tmp_path):
+    model = f"--model={trained[0] / 'saved_model'}"
+    for name, seed in [("a.png", 0), ("b.png", 0), ("c.png", 1)]:
+        run("dcgan_tf.sample", model, "--num=6", f"--seed={seed}", f"--output={tmp_path / name}")
+    a, b, c = (images.read_image(tmp_path / n) for n in ("a.png", "b.png", "c.png"))
+    assert a.shape == (2 * 16 + 2, 3 * 16 + 2 * 2, 3)  # 6 images: 3 columns, 2 rows
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+    # The training grid shows the latents of --seed=0 too (same images, another layout).
+    epoch = images.read_image(trained[0] / "samples" / "epoch_0002.png")
+    np.testing.assert_array_equal(epoch[:, :16], a[:16, :16])
+
+
+def test_walk_and_single_images(trained, tmp_path):
+    model = f"--model={trained[0] / 'saved_model'}"
+    run("dcgan_tf.sample", model, "--num=3", "--seed=4", f"--output_dir={tmp_path / 'single'}")
+    run("dcgan_tf.sample", model, "--num=5", "--seed=4", "--end_seed=9", "--interpolate",
+        f"--output={tmp_path / 'walk.png'}")
+    run("dcgan_tf.sample", model, "--num=1", "--seed=9", f"--output_dir={tmp_path / 'end'}")
+    walk = images.read_image(tmp_path / "walk.png")
+    assert walk.shape == (16, 5 * 16 + 4 * 2, 3)
+    start = images.read_image(tmp_path / "single" / "0000.png")
+    np.testing.assert_array_equal(walk[:, :16], start)  # the walk starts at the image of --seed
+    np.testing.assert_array_equal(walk[:, -16:], images.read_image(tmp_path / "end" / "0000.png"))
+    assert sorted(p.name for p in (tmp_path / "single").iterdir()) == ["0000.png", "0001.png",
+                                                                       "0002.png"]
+
+
+def test_sample_names_a_wrong_model(tmp_path):
+    missing = run("dcgan_tf.sample", f"--model={tmp_path}", f"--output={tmp_path / 'g.png'}",
+                  check=False)
+    assert missing.returncode == 2 and "no SavedModel" in missing.stderr
