@@ -9,6 +9,10 @@ Source strings (`--data`, `--val_data`):
     tfds:NAME[/CONFIG][:SPLIT]   the `image` feature of a tensorflow-datasets dataset (split train)
     demo:NAME[:SPLIT]            the photos shipped with the package (common/demo.py; split train|test)
 
+Any folder may be written DIR@LIST: only the files of DIR named in the text file LIST (one name per
+line, with or without extension) are used, the way FiveK's train/test split files are given, e.g.
+`paired:fivek/input@fivek/test.txt,fivek/expert_c`.
+
 A one-domain source gives uint8 images [H, W, C]; the others give (a, b) pairs. Files are decoded by
 `common.images.read_image`, the same reader the command-line tools use, so an unreadable file is named:
 with `on_bad_image="skip"` it is dropped with a warning, with `"fatal"` the run stops with its name.
@@ -55,10 +59,14 @@ def parse_source(text):
     return Source("folder", paths=(_existing_dir(text),))
 
 
-def _existing_dir(path):
+def _existing_dir(entry):
+    """A DIR or DIR@LIST entry whose folder (and list file) exist."""
+    path, _, listing = entry.partition("@")
     if not os.path.isdir(path):
         raise FileNotFoundError(f"data folder {path!r} does not exist or is not a folder")
-    return path
+    if listing and not os.path.isfile(listing):
+        raise FileNotFoundError(f"list file {listing!r} (after @ in {entry!r}) does not exist")
+    return entry
 
 
 # -- decoding ------------------------------------------------------------------------------------
@@ -96,16 +104,32 @@ def _decode_files(paths, on_bad_image):
     return ds.filter(lambda *im: tf.size(im[0]) > 0)
 
 
-def _folder_files(directory):
+def _stem(path):
+    return os.path.splitext(os.path.basename(path))[0]
+
+
+def _folder_files(entry):
+    """The image files of a DIR or DIR@LIST entry, sorted by name."""
+    directory, _, listing = entry.partition("@")
     try:
-        return images.list_images(directory)
+        files = images.list_images(directory)
     except (FileNotFoundError, ValueError) as err:
         raise ValueError(str(err)) from err
+    if not listing:
+        return files
+    with open(listing) as f:
+        wanted = {_stem(line.strip()) for line in f if line.strip()}
+    by_stem = {_stem(p): p for p in files}
+    missing = sorted(wanted - by_stem.keys())
+    if missing:
+        raise ValueError(f"{len(missing)} names in {listing} have no image in {directory}, e.g. "
+                         f"{', '.join(missing[:5])}")
+    return sorted(by_stem[s] for s in wanted)
 
 
 def _paired_files(dir_a, dir_b):
-    stems_a = {os.path.splitext(os.path.basename(p))[0]: p for p in _folder_files(dir_a)}
-    stems_b = {os.path.splitext(os.path.basename(p))[0]: p for p in _folder_files(dir_b)}
+    stems_a = {_stem(p): p for p in _folder_files(dir_a)}
+    stems_b = {_stem(p): p for p in _folder_files(dir_b)}
     common_stems = sorted(stems_a.keys() & stems_b.keys())
     if not common_stems:
         raise ValueError(f"no file name in {dir_a!r} has a match in {dir_b!r}")
@@ -236,32 +260,85 @@ def _each(fn):
     return apply
 
 
-def _random_crop_flip(size, flip):
+def _augmentation(crop_size, flip, rotate):
+    """stack, seed -> a random crop_size crop (if given), quarter turn (if rotate) and mirror (if flip)."""
     def fn(stack, seed):
-        crop_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
-        stack = tf.image.stateless_random_crop(stack, [size, size, stack.shape[-1]], crop_seed)
+        crop_seed, turn_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 3))
+        if crop_size:
+            stack = tf.image.stateless_random_crop(stack, [crop_size, crop_size, stack.shape[-1]],
+                                                   crop_seed)
+        if rotate:
+            turns = tf.random.stateless_uniform([], turn_seed, 0, 4, dtype=tf.int32)
+            stack = tf.image.rot90(stack, turns)
         return tf.image.stateless_random_flip_left_right(stack, flip_seed) if flip else stack
-    return jointly(fn)
+    return fn
 
 
-def pipeline(source, *, batch_size, image_size, training, load_size=None, flip=True,
-             value_range=(-1.0, 1.0), channels=3, on_bad_image="skip", cache=True, seed=None,
-             repeat=False, center_crop_size=None):
+def independently(fn):
+    """Like `jointly`, but each image of a pair gets its own random draw (unpaired domains)."""
+    def apply(*args):
+        *ims, seed = args
+        seeds = tf.unstack(tf.random.experimental.stateless_split(seed, len(ims)))
+        out = [fn(im, s) for im, s in zip(ims, seeds)]
+        return out[0] if len(out) == 1 else tuple(out)
+    return apply
+
+
+def resize_long_side(image, size):
+    """Resize a uint8 image so that its longer side is `size`, keeping the aspect ratio (bicubic)."""
+    shape = tf.cast(tf.shape(image)[:2], tf.float32)
+    new = tf.maximum(tf.cast(tf.round(shape * size / tf.reduce_max(shape)), tf.int32), 1)
+    out = tf.image.resize(tf.cast(image, tf.float32), new, method="bicubic", antialias=True)
+    return tf.cast(tf.clip_by_value(tf.round(out), 0, 255), tf.uint8)
+
+
+def mirror_indices(size, padded):
+    """Indices 0..padded-1 folded back into 0..size-1 as a mirror would (..., 1, 0, 0, 1, ...).
+
+    This is tf.pad's SYMMETRIC mode (the edge pixel repeated), but the padding may exceed the size.
+    """
+    i = tf.range(padded) % (2 * size)
+    return tf.where(i < size, i, 2 * size - 1 - i)
+
+
+def mirror_pad(images, height, width):
+    """Pad [..., H, W, C] images at the bottom and right to height x width by mirroring."""
+    h, w = tf.shape(images)[-3], tf.shape(images)[-2]
+    images = tf.gather(images, mirror_indices(h, tf.maximum(h, height)), axis=images.shape.rank - 3)
+    return tf.gather(images, mirror_indices(w, tf.maximum(w, width)), axis=images.shape.rank - 2)
+
+
+FITS = ("crop", "pad")
+
+
+def pipeline(source, *, batch_size, image_size, training, load_size=None, flip=True, rotate=False,
+             fit="crop", value_range=(-1.0, 1.0), channels=3, on_bad_image="skip", cache=True,
+             seed=None, repeat=False, center_crop_size=None):
     """Batches of float32 images or (a, b) pairs, ready for `model.fit` / `evaluate`.
 
+    How an image becomes image_size x image_size (`fit`):
+      "crop": resized to a load_size square (default image_size; training) or an image_size square
+              (evaluation); training takes a random image_size crop (pix2pix, DCGAN).
+      "pad":  resized so that its longer side is image_size, keeping the aspect ratio, then mirror-
+              padded at the bottom and right, as DPE's official data loader (after augmentation).
     With `center_crop_size` each image is first cut to its centred square of that size (0: the
     largest square), keeping the aspect ratio as DCGAN's data loaders do.
-    Training: resize to load_size (default image_size) -> cache -> shuffle -> the same random
-    image_size crop and horizontal flip on both images of a pair -> scale -> full batches only.
-    Evaluation: resize to image_size -> scale -> batches in a fixed order.
+    Training: resize -> cache -> shuffle -> random crop, quarter turns (`rotate`) and horizontal flip
+    (`flip`), the same for both images of a paired source, drawn separately for `unpaired:` ones ->
+    scale -> full batches only. Evaluation: resize -> scale -> batches in a fixed order.
     `channels` is each image's channel count (1 converts to grayscale), an int or one per image.
     Without `cache` the file list is shuffled instead, as a shuffle after `cache` would be frozen.
     """
-    ds, size = read(source, on_bad_image=on_bad_image, shuffle=training and not cache, seed=seed)
+    if fit not in FITS:
+        raise ValueError(f"fit must be one of {FITS}, got {fit!r}")
+    src = parse_source(source) if isinstance(source, str) else source
+    ds, size = read(src, on_bad_image=on_bad_image, shuffle=training and not cache, seed=seed)
     resize_to = (load_size or image_size) if training else image_size
 
     def prepare(im):
-        return resize(im if center_crop_size is None else center_crop(im, center_crop_size), resize_to)
+        if center_crop_size is not None:
+            im = center_crop(im, center_crop_size)
+        return resize_long_side(im, image_size) if fit == "pad" else resize(im, resize_to)
 
     ds = ds.map(_each(prepare), num_parallel_calls=tf.data.AUTOTUNE)
     if cache:
@@ -271,13 +348,16 @@ def pipeline(source, *, batch_size, image_size, training, load_size=None, flip=T
             ds = ds.shuffle(min(size, 2048), seed=seed)
         if repeat:
             ds = ds.repeat()
-        augment = _random_crop_flip(image_size, flip)
+        fn = _augmentation(image_size if fit == "crop" else None, flip, rotate)
+        augment = (independently if src.kind == "unpaired" else jointly)(fn)
         ds = tf.data.Dataset.zip((ds, tf.data.Dataset.random(seed=seed).batch(2)))
         ds = ds.map(lambda x, s: augment(*(x if isinstance(x, tuple) else (x,)), s),
                     num_parallel_calls=tf.data.AUTOTUNE)
 
     def finish(*ims):
         depth = (channels,) * len(ims) if isinstance(channels, int) else channels
+        if fit == "pad":
+            ims = [mirror_pad(im, image_size, image_size) for im in ims]
         out = [to_range(to_channels(im, c), value_range) for im, c in zip(ims, depth)]
         return out[0] if len(out) == 1 else tuple(out)
 

@@ -14,22 +14,11 @@ import tensorflow as tf
 from common import data
 
 
-def _mirror_indices(size, padded):
-    """Indices 0..padded-1 folded back into 0..size-1 as a mirror would (..., 1, 0, 0, 1, ...).
-
-    Unlike tf.pad's SYMMETRIC mode this allows padding larger than the image itself.
-    """
-    i = tf.range(padded) % (2 * size)
-    return tf.where(i < size, i, 2 * size - 1 - i)
-
-
 def pad_to_multiple(images, multiple):
     """Mirror-pad [N, H, W, C] images at the bottom and right so that H and W divide by `multiple`."""
     h, w = tf.shape(images)[1], tf.shape(images)[2]
-    ph = (h + multiple - 1) // multiple * multiple
-    pw = (w + multiple - 1) // multiple * multiple
-    images = tf.gather(images, _mirror_indices(h, ph), axis=1)
-    return tf.gather(images, _mirror_indices(w, pw), axis=2)
+    return data.mirror_pad(images, (h + multiple - 1) // multiple * multiple,
+                           (w + multiple - 1) // multiple * multiple)
 
 
 def image_signature(channels=3):

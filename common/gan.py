@@ -43,15 +43,27 @@ class GANModel(keras.Model):
                             "not optimizer=")
         super().compile(optimizer=None, **kwargs)
         default_g, default_d = self.default_optimizers(learning_rate or self.learning_rate)
-        self.g_optimizer = self._prepare(g_optimizer or default_g, self.generator)
-        self.d_optimizer = self._prepare(d_optimizer or default_d, self.discriminator)
+        self.g_optimizer = self._prepare(g_optimizer or default_g, self.generator_variables)
+        self.d_optimizer = self._prepare(d_optimizer or default_d, self.discriminator_variables)
 
-    def _prepare(self, optimizer, network):
+    @property
+    def generator_variables(self):
+        """What `g_optimizer` trains; a model with several generators returns their union."""
+        return self.generator.trainable_variables
+
+    @property
+    def discriminator_variables(self):
+        """What `d_optimizer` trains; None for a model without a critic (then no d_optimizer)."""
+        return self.discriminator.trainable_variables
+
+    def _prepare(self, optimizer, variables):
+        if optimizer is None or variables is None:
+            return None
         optimizer = keras.optimizers.get(optimizer)
         if self.dtype_policy.name == "mixed_float16" and not isinstance(
                 optimizer, keras.optimizers.LossScaleOptimizer):
             optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-        optimizer.build(network.trainable_variables)
+        optimizer.build(variables)
         return optimizer
 
     def get_compile_config(self):

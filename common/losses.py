@@ -31,11 +31,18 @@ def l1(x, y):
     return ops.mean(ops.abs(ops.cast(x, "float32") - ops.cast(y, "float32")))
 
 
-def gradient_penalty(critic, real, fake):
-    """The WGAN-GP penalty mean((||grad critic(x)|| - 1)^2) at random points between real and fake.
+GP_FORMS = ("squared", "one_sided_linear")
 
+
+def gradient_penalty(critic, real, fake, form="squared"):
+    """A gradient penalty on ||grad critic(x)|| at random points x between real and fake.
+
+    `squared` (WGAN-GP): mean((||grad|| - 1)^2). `one_sided_linear` (the Deep Photo Enhancer code):
+    mean(max(0, ||grad|| - 1)), which only penalises slopes above 1.
     Each example gets its own mixing weight, as in the official pix2pix `cal_gradient_penalty`.
     """
+    if form not in GP_FORMS:
+        raise ValueError(f"gradient penalty form must be one of {GP_FORMS}, got {form!r}")
     alpha = tf.random.uniform([tf.shape(real)[0], 1, 1, 1], dtype=real.dtype)
     mixed = real + alpha * (tf.cast(fake, real.dtype) - real)
     with tf.GradientTape() as tape:
@@ -43,4 +50,6 @@ def gradient_penalty(critic, real, fake):
         score = tf.cast(critic(mixed), tf.float32)
     grads = tf.cast(tape.gradient(score, mixed), tf.float32)
     norms = tf.sqrt(tf.reduce_sum(tf.square(grads), axis=[1, 2, 3]) + 1e-16)
+    if form == "one_sided_linear":
+        return tf.reduce_mean(tf.maximum(0.0, norms - 1.0))
     return tf.reduce_mean(tf.square(norms - 1.0))

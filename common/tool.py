@@ -1,15 +1,16 @@
 """The shared body of the image command-line tools (translate, enhance, restore).
 
 `--model` is an exported SavedModel, `--input` a file or folder, `--output` a folder. Unreadable inputs
-are reported by name and skipped, the others still written; the exit code is 1 if any failed.
+are reported by name and skipped, the others still written. Exit codes: 0 all written, 1 some input
+files could not be read, 2 bad arguments (a missing or unparsable flag, no SavedModel, no images).
 Inputs are never overwritten.
 """
 
 import sys
 
-from absl import app, flags
+from absl import flags
 
-from common import export, images
+from common import cli, export, images
 
 flags.DEFINE_string("model", None, "An exported SavedModel folder (<model_dir>/saved_model).")
 flags.DEFINE_string("input", None, "An image file or a folder of images.")
@@ -20,10 +21,10 @@ FLAGS = flags.FLAGS
 def main(argv):
     """Run the SavedModel's serving_default over --input, writing PNGs to --output."""
     if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+        raise cli.usage_error(f"unexpected arguments: {' '.join(argv[1:])}")
     for name in ("model", "input", "output"):
         if not getattr(FLAGS, name):
-            raise app.UsageError(f"--{name} is required")
+            raise cli.usage_error(f"--{name} is required")
     try:
         serve = export.load_serving(FLAGS.model)
         failed = images.process_files(FLAGS.input, FLAGS.output, serve)
@@ -31,3 +32,4 @@ def main(argv):
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
     sys.exit(1 if failed else 0)
+

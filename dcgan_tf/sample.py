@@ -16,9 +16,9 @@ import sys
 
 import numpy as np
 import tensorflow as tf
-from absl import app, flags
+from absl import flags
 
-from common import export, images
+from common import cli, export, images
 from dcgan_tf.model import latents
 
 flags.DEFINE_string("model", None, "An exported SavedModel folder (<model_dir>/saved_model).")
@@ -54,11 +54,11 @@ def load_generator(path):
 
 def main(argv):
     if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+        raise cli.usage_error(f"unexpected arguments: {' '.join(argv[1:])}")
     if not FLAGS.model:
-        raise app.UsageError("--model is required")
+        raise cli.usage_error("--model is required")
     if not (FLAGS.output or FLAGS.output_dir):
-        raise app.UsageError("give --output (one grid) or --output_dir (single images), or both")
+        raise cli.usage_error("give --output (one grid) or --output_dir (single images), or both")
     try:
         generate, latent_dim = load_generator(FLAGS.model)
     except (FileNotFoundError, ValueError) as err:
@@ -82,4 +82,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

@@ -6,9 +6,7 @@ Any size works: the model pads to its U-Net multiple and crops back. Grayscale a
 converted to RGB; unreadable files are named and skipped, and the exit code is then 1.
 """
 
-from absl import app
-
-from common import tool
+from common import cli, tool
 
 if __name__ == "__main__":
-    app.run(tool.main)
+    cli.run(tool.main)

@@ -117,6 +117,11 @@ def test_demo_sources():
         assert edges.dtype == tf.uint8 and edges.shape == photo.shape
         light = np.mean(edges.numpy() > 128)
         assert 0.6 < light < 0.99  # dark lines on mostly white paper
+    for dull, photo in data.read("demo:enhance:test")[0]:
+        dull, photo = dull.numpy() / 255.0, photo.numpy() / 255.0
+        np.testing.assert_allclose(  # the known degradation, to one level of rounding
+            dull, np.clip((0.1 + 0.7 * photo ** 1.8) * [0.85, 1.0, 1.1], 0, 1), atol=0.5 / 255 + 1e-6)
+        assert dull.std() < photo.std()  # flatter
     with pytest.raises(ValueError, match="splits"):
         demo.files("validation")
 
@@ -137,3 +142,50 @@ def test_center_crop_then_resize_keeps_the_aspect(tmp_path):
     ds = data.pipeline(str(tmp_path), batch_size=1, image_size=8, training=False,
                        value_range=(0, 1), center_crop_size=0)
     assert float(tf.reduce_min(next(iter(ds)))) == 1.0
+
+
+def test_list_files_select_a_split(tmp_path):
+    for name in ("a", "b", "c"):
+        images.write_image(tmp_path / f"{name}.png", _photo(0, (8, 8)))
+    (tmp_path / "test.txt").write_text("c.tif\nA\n")
+    with pytest.raises(ValueError, match="1 names in .*test.txt have no image"):
+        data.read(f"{tmp_path}@{tmp_path / 'test.txt'}")
+    (tmp_path / "test.txt").write_text("c.tif\n\na\n")  # names, with or without extension
+    assert data.read(f"{tmp_path}@{tmp_path / 'test.txt'}")[1] == 2
+    with pytest.raises(FileNotFoundError, match="list file"):
+        data.parse_source(f"paired:{tmp_path}@nolist.txt,{tmp_path}")
+
+
+def test_pad_fit_keeps_the_aspect_and_mirrors_the_rest(tmp_path):
+    # 20x40 photo -> 16x32 (long side 32), mirrored at the bottom up to 32x32.
+    photo = _photo(1, (20, 40))
+    images.write_image(tmp_path / "wide.png", photo)
+    batch = next(iter(data.pipeline(str(tmp_path), batch_size=1, image_size=32, training=False,
+                                    fit="pad", value_range=(0, 255))))[0].numpy()
+    top = data.resize_long_side(photo, 32).numpy()
+    assert top.shape == (16, 32, 3)
+    np.testing.assert_array_equal(batch[:16], top)
+    np.testing.assert_array_equal(batch[16:], top[::-1])  # symmetric: the edge row repeats
+
+
+def test_quarter_turns_keep_pairs_aligned_and_unpaired_draws_differ(tmp_path):
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+    for i in range(3):
+        a = _photo(i, (16, 24))
+        images.write_image(tmp_path / "a" / f"{i}.png", a)
+        images.write_image(tmp_path / "b" / f"{i}.png", 255 - a)
+    turns = set()
+    for kind in ("paired", "unpaired"):
+        ds = data.pipeline(f"{kind}:{tmp_path / 'a'},{tmp_path / 'b'}", batch_size=1,
+                           image_size=24, training=True, fit="pad", rotate=True, seed=1,
+                           repeat=True, value_range=(0, 255))
+        same = [np.abs(a + b - 255).max() <= 1 for a, b in ds.take(24)]
+        if kind == "paired":
+            assert all(same)
+            # A landscape result is mirrored at the bottom (row 16 repeats row 15), a portrait one
+            # (a quarter turn) at the right.
+            turns = {bool(np.array_equal(a[0, 16], a[0, 15])) for a, _ in ds.take(24)}
+        else:
+            assert not all(same)
+    assert turns == {True, False}  # portrait and landscape results: the images were turned

@@ -67,3 +67,5 @@ def test_sample_names_a_wrong_model(tmp_path):
     missing = run("dcgan_tf.sample", f"--model={tmp_path}", f"--output={tmp_path / 'g.png'}",
                   check=False)
     assert missing.returncode == 2 and "no SavedModel" in missing.stderr
+    nowhere = run("dcgan_tf.sample", f"--model={tmp_path}", check=False)
+    assert nowhere.returncode == 2 and "give --output" in nowhere.stderr

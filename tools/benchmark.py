@@ -3,6 +3,8 @@
     python tools/benchmark.py --model=pix2pix --image_size=256 --batch_size=1
 
     python tools/benchmark.py --model=dcgan --image_size=64 --batch_size=128 --serve_batch=64
+    python tools/benchmark.py --model=dpe --mode=supervised --image_size=512 --batch_size=3 \
+        --serve_size=3000,4000
 
 For every precision and XLA setting asked for it prints training steps and images per second and the
 milliseconds of one inference call on --serve_batch inputs (pix2pix: uint8 images; DCGAN: latents to
@@ -23,10 +25,13 @@ from absl import app, flags  # noqa: E402
 
 from common import data, export  # noqa: E402
 
-flags.DEFINE_enum("model", "pix2pix", ["pix2pix", "dcgan"], "Which model.")
+flags.DEFINE_enum("model", "pix2pix", ["pix2pix", "dcgan", "dpe"], "Which model.")
+flags.DEFINE_string("mode", "2way", "DPE's training mode: supervised, 1way or 2way.")
 flags.DEFINE_integer("image_size", 256, "Square image size.")
 flags.DEFINE_integer("batch_size", 1, "Training batch size.")
 flags.DEFINE_integer("serve_batch", 1, "Images per inference call (DCGAN: latents sampled at once).")
+flags.DEFINE_list("serve_size", None, "H,W of the served images (DPE: e.g. 3000,4000 for 12 MP); "
+                  "default --image_size.")
 flags.DEFINE_integer("steps", 10, "Timed calls per figure.")
 flags.DEFINE_integer("warmup", 3, "Untimed calls first (tracing, XLA compilation).")
 flags.DEFINE_list("precisions", ["float32", "mixed_bfloat16"], "Keras dtype policies to measure.")
@@ -65,7 +70,23 @@ def dcgan_case():
     return model, (x.astype("float32"),), serve, latents(FLAGS.serve_batch)
 
 
-CASES = {"pix2pix": pix2pix_case, "dcgan": dcgan_case}
+def dpe_case():
+    """DPE in --mode at --image_size on random pairs; serving = enhancing --serve_size photos."""
+    from dpe_tf import serving
+    from dpe_tf.model import DPE
+    model = DPE(mode=FLAGS.mode, image_size=FLAGS.image_size)
+    rng = np.random.default_rng(0)
+    shape = (FLAGS.batch_size, FLAGS.image_size, FLAGS.image_size, 3)
+    x, y = (rng.uniform(0, 1, shape).astype("float32") for _ in range(2))
+    h, w = (int(v) for v in FLAGS.serve_size or (FLAGS.image_size,) * 2)
+
+    def serve(images):
+        return serving.enhance_uint8(model.generator, images, image_size=FLAGS.image_size)
+
+    return model, (x, y), serve, np.zeros((FLAGS.serve_batch, h, w, 3), np.uint8)
+
+
+CASES = {"pix2pix": pix2pix_case, "dcgan": dcgan_case, "dpe": dpe_case}
 
 
 class StepTimes(keras.callbacks.Callback):
