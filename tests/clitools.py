@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import h5py
+import numpy as np
 
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
 
@@ -27,3 +28,23 @@ def g_steps(model_dir):
     """The generator optimizer's step counter stored in the checkpoint."""
     with h5py.File(model_dir / "checkpoints" / "latest.weights.h5") as f:
         return int(f["g_optimizer/vars/0"][()])
+
+
+def serve_in_fresh_process(saved_model, arrays, tmp_path, packages):
+    """Outputs of a SavedModel's serving_default on uint8 `arrays` ({name: array}), computed in a new
+    Python process that must not import any of `packages`: the export stands on TensorFlow alone."""
+    for name, array in arrays.items():
+        np.save(tmp_path / f"{name}.npy", array)
+    script = f"""
+import json, sys
+import numpy as np, tensorflow as tf
+serve = tf.saved_model.load({str(saved_model)!r}).signatures["serving_default"]
+for name in {sorted(arrays)!r}:
+    out = serve(images=tf.constant(np.load({str(tmp_path)!r} + f"/{{name}}.npy")))["images"]
+    np.save({str(tmp_path)!r} + f"/{{name}}_out.npy", out.numpy())
+print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in {tuple(packages)!r})))
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                            env=ENV)
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == []  # none of this package
+    return {name: np.load(tmp_path / f"{name}_out.npy") for name in arrays}

@@ -6,9 +6,6 @@ ways of running it shows. The local path (encoder/decoder) is the same at every 
 and the tiling are those of the 512 model.
 """
 
-import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -17,7 +14,7 @@ from PIL import Image
 from skimage.color import deltaE_cie76, rgb2lab
 from skimage.metrics import structural_similarity
 
-from clitools import run
+from clitools import run, serve_in_fresh_process
 from common import data, images
 from dpe_tf import networks, serving
 
@@ -160,22 +157,11 @@ def test_zeroed_last_conv_returns_the_input_exactly(identity_exported):
 
 def test_saved_model_runs_without_this_package(exported, gen, tmp_path):
     small, large = rand_uint8(30, 20, seed=6), rand_uint8(90, 190, seed=7)
-    np.save(tmp_path / "small.npy", small)
-    np.save(tmp_path / "large.npy", large)
-    script = f"""
-import json, sys
-import numpy as np, tensorflow as tf
-serve = tf.saved_model.load({exported!r}).signatures["serving_default"]
-for name in ("small", "large"):
-    out = serve(images=tf.constant(np.load({str(tmp_path)!r} + f"/{{name}}.npy")))["images"]
-    np.save({str(tmp_path)!r} + f"/{{name}}_out.npy", out.numpy())
-print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in ("common", "dpe_tf"))))
-"""
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-    assert json.loads(result.stdout.strip().splitlines()[-1]) == []  # none of this package
+    outputs = serve_in_fresh_process(exported, {"small": small, "large": large}, tmp_path,
+                                     ("common", "dpe_tf"))
     for name, x in (("small", small), ("large", large)):
         expected = serving.enhance_uint8(gen, x, tile=TILE).numpy()
-        assert_close_uint8(np.load(tmp_path / f"{name}_out.npy"), expected)
+        assert_close_uint8(outputs[name], expected)
 
 
 # --- python -m dpe_tf.enhance ----------------------------------------------------------------------
