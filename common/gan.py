@@ -10,6 +10,11 @@ import keras
 import tensorflow as tf
 
 
+def adam(learning_rate, beta_1):
+    """Adam as PyTorch and TF1 define it (epsilon 1e-8; Keras' default is 1e-7), beta_2 0.999."""
+    return keras.optimizers.Adam(learning_rate, beta_1=beta_1, beta_2=0.999, epsilon=1e-8)
+
+
 class GANModel(keras.Model):
     """A generator and a discriminator trained with a custom `train_step`."""
 
@@ -18,6 +23,10 @@ class GANModel(keras.Model):
         self._trackers = {n: keras.metrics.Mean(name=n) for n in metric_names}
         self.g_optimizer = None
         self.d_optimizer = None
+        self.options = {}  # the constructor's arguments, which get_config returns
+
+    def get_config(self):
+        return {**super().get_config(), **self.options}
 
     def call(self, inputs, training=False):
         return self.generator(inputs, training=training)

@@ -5,7 +5,7 @@ import numpy as np
 import tensorflow as tf
 
 from common import data, export, images, losses, metrics
-from common.gan import GANModel
+from common.gan import GANModel, adam
 from dcgan_tf import networks
 
 VALUE_RANGE = (-1.0, 1.0)
@@ -35,14 +35,10 @@ class DCGAN(GANModel):
         self.discriminator = networks.discriminator(image_size, channels, ndf)
         self.built = True
 
-    def get_config(self):
-        return {**super().get_config(), **self.options}
-
     learning_rate = 2e-4
 
     def default_optimizers(self, learning_rate):
-        return tuple(keras.optimizers.Adam(learning_rate, beta_1=0.5, beta_2=0.999, epsilon=1e-8)
-                     for _ in range(2))
+        return adam(learning_rate, 0.5), adam(learning_rate, 0.5)
 
     def _noise(self, real):
         return tf.random.normal([tf.shape(real)[0], self.latent_dim])

@@ -17,7 +17,7 @@ import keras
 import tensorflow as tf
 
 from common import data, losses, metrics
-from common.gan import GANModel
+from common.gan import GANModel, adam
 from dpe_tf import networks
 
 VALUE_RANGE = (0.0, 1.0)
@@ -181,18 +181,14 @@ class DPE(GANModel):
                                               name="gp_buffers", **state)
         self.built = True
 
-    def get_config(self):
-        return {**super().get_config(), **self.options}
-
     # -- optimizers --------------------------------------------------------------------------------
 
     learning_rate = 1e-5  # official netG/netD_base_learning_rate, both modes
 
     def default_optimizers(self, learning_rate):
-        # tf.train.AdamOptimizer defaults: betas (0.9, 0.999), epsilon 1e-8 (Keras' default is 1e-7).
-        def adam():
-            return keras.optimizers.Adam(learning_rate, beta_1=0.9, beta_2=0.999, epsilon=1e-8)
-        return adam(), (None if self.mode == "supervised" else adam())
+        # tf.train.AdamOptimizer's defaults: betas (0.9, 0.999), epsilon 1e-8.
+        critic = None if self.mode == "supervised" else adam(learning_rate, 0.9)
+        return adam(learning_rate, 0.9), critic
 
     @property
     def generator_variables(self):

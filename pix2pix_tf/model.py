@@ -4,7 +4,7 @@ import keras
 import tensorflow as tf
 
 from common import data, losses, metrics
-from common.gan import GANModel
+from common.gan import GANModel, adam
 from pix2pix_tf import networks
 
 VALUE_RANGE = (-1.0, 1.0)
@@ -37,15 +37,10 @@ class Pix2Pix(GANModel):
             input_channels + output_channels, ndf, n_layers, norm)
         self.built = True
 
-    def get_config(self):
-        return {**super().get_config(), **self.options}
-
     learning_rate = 2e-4
 
     def default_optimizers(self, learning_rate):
-        # PyTorch's Adam: betas (0.5, 0.999), eps 1e-8.
-        return tuple(keras.optimizers.Adam(learning_rate, beta_1=0.5, beta_2=0.999, epsilon=1e-8)
-                     for _ in range(2))
+        return adam(learning_rate, 0.5), adam(learning_rate, 0.5)
 
     def _discriminate(self, real_a, b):
         """D's logits for B given A: the conditional GAN sees both images stacked on channels."""
