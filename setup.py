@@ -6,12 +6,14 @@ setup(
     version="0.1.0",
     description="Faithful TensorFlow 2 / Keras 3 rebuilds of pix2pix, DCGAN, DPE, PieNet and GPEN",
     python_requires=">=3.10",
-    packages=["common", "pix2pix_tf", "dcgan_tf", "dpe_tf"],
+    packages=["common", "pix2pix_tf", "dcgan_tf", "dpe_tf", "pienet_tf", "gpen_tf"],
     package_data={
         "common": ["demo_data/*.jpg", "demo_data/*.json", "demo_data/*.md"],
         "pix2pix_tf": ["configs/*.cfg"],
         "dcgan_tf": ["configs/*.cfg"],
         "dpe_tf": ["configs/*.cfg"],
+        "pienet_tf": ["configs/*.cfg"],
+        "gpen_tf": ["configs/*.cfg"],
     },
     install_requires=[
         "tensorflow>=2.16",

@@ -160,7 +160,7 @@ def read(source, *, on_bad_image="skip", shuffle=False, seed=None):
     if src.kind == "tfds":
         return _read_tfds(src)
     if src.kind in ("folder", "ab", "demo"):
-        files = demo.files(src.split) if src.kind == "demo" else _folder_files(src.paths[0])
+        files = demo.files(src.split, src.name) if src.kind == "demo" else _folder_files(src.paths[0])
         ds = _decode_files(shuffled(tf.data.Dataset.from_tensor_slices(files), len(files)),
                            on_bad_image)
         if src.kind == "ab":
@@ -313,7 +313,7 @@ FITS = ("crop", "pad")
 
 def pipeline(source, *, batch_size, image_size, training, load_size=None, flip=True, rotate=False,
              fit="crop", value_range=(-1.0, 1.0), channels=3, on_bad_image="skip", cache=True,
-             seed=None, repeat=False, center_crop_size=None):
+             seed=None, repeat=False, center_crop_size=None, transform=None):
     """Batches of float32 images or (a, b) pairs, ready for `model.fit` / `evaluate`.
 
     How an image becomes image_size x image_size (`fit`):
@@ -328,6 +328,10 @@ def pipeline(source, *, batch_size, image_size, training, load_size=None, flip=T
     scale -> full batches only. Evaluation: resize -> scale -> batches in a fixed order.
     `channels` is each image's channel count (1 converts to grayscale), an int or one per image.
     Without `cache` the file list is shuffled instead, as a shuffle after `cache` would be frozen.
+    `transform(*images, seed)` (optional) maps each element after the augmentation, before scaling, to
+    an image or a tuple of images on the 0-255 scale (uint8 or float), e.g. a clean face to a
+    (degraded, clean) pair. Its [2] int64 seed is drawn per element from `seed`; evaluation draws the
+    same seeds on every pass, so a validation set made this way stays fixed.
     """
     if fit not in FITS:
         raise ValueError(f"fit must be one of {FITS}, got {fit!r}")
@@ -353,6 +357,12 @@ def pipeline(source, *, batch_size, image_size, training, load_size=None, flip=T
         ds = tf.data.Dataset.zip((ds, tf.data.Dataset.random(seed=seed).batch(2)))
         ds = ds.map(lambda x, s: augment(*(x if isinstance(x, tuple) else (x,)), s),
                     num_parallel_calls=tf.data.AUTOTUNE)
+    if transform is not None:
+        # A seed stream of its own (seed + 1), so the augmentation's draws stay what they were.
+        seeds = tf.data.Dataset.random(seed=None if seed is None else seed + 1).batch(2)
+        ds = tf.data.Dataset.zip((ds, seeds)).map(
+            lambda x, s: transform(*(x if isinstance(x, tuple) else (x,)), s),
+            num_parallel_calls=tf.data.AUTOTUNE)
 
     def finish(*ims):
         depth = (channels,) * len(ims) if isinstance(channels, int) else channels
@@ -366,3 +376,9 @@ def pipeline(source, *, batch_size, image_size, training, load_size=None, flip=T
     # Files are listed in memory, so a multi-worker run shards by element.
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     return ds.with_options(options).prefetch(tf.data.AUTOTUNE)
+
+
+def augmentation(crop_size, flip=True, rotate=False):
+    """`pipeline`'s training augmentation, for pipelines of other shapes (pienet_tf.data): a
+    (stack, seed) -> stack function to wrap in `jointly` or `independently`."""
+    return _augmentation(crop_size, flip, rotate)

@@ -2,6 +2,8 @@
 
 `demo:photos` is one domain; each entry of PAIRS turns a photo into an (input, target) pair on the fly,
 so that every model has something to learn with no download. split.json holds photos out for testing.
+`demo:faces` is one domain of face crops (all of one photo, the only face with a clear licence), for
+face restoration; its splits are split.json's "faces_train" and "faces_test".
 """
 
 import json
@@ -12,12 +14,22 @@ import tensorflow as tf
 DIRECTORY = pathlib.Path(__file__).parent / "demo_data"
 
 
-def files(split):
-    """Paths of the demo photos of a split ('train' or 'test')."""
-    splits = json.loads((DIRECTORY / "split.json").read_text())
-    if split not in splits:
-        raise ValueError(f"the demo data has the splits {sorted(splits)}, not {split!r}")
-    return [str(DIRECTORY / name) for name in splits[split]]
+# Sources with file lists of their own in split.json, under "<prefix><split>"; the others use the photos.
+_PREFIXES = {"faces": "faces_"}
+
+
+def files(split, name="photos"):
+    """Paths of the demo images of a split ('train' or 'test') of the demo source `name`."""
+    lists = json.loads((DIRECTORY / "split.json").read_text())
+    prefix = _PREFIXES.get(name)
+    if prefix:
+        own = {key[len(prefix):]: names for key, names in lists.items() if key.startswith(prefix)}
+    else:
+        own = {key: names for key, names in lists.items()
+               if not key.startswith(tuple(_PREFIXES.values()))}
+    if split not in own:
+        raise ValueError(f"the demo data {name!r} has the splits {sorted(own)}, not {split!r}")
+    return [str(DIRECTORY / file) for file in own[split]]
 
 
 def gray2color(photo):
@@ -55,4 +67,4 @@ def underexposed(photo):
 
 
 PAIRS = {"gray2color": gray2color, "edges2photo": edges2photo, "enhance": underexposed}
-NAMES = ("photos",) + tuple(PAIRS)
+NAMES = ("photos", "faces") + tuple(PAIRS)

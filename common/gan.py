@@ -15,6 +15,30 @@ def adam(learning_rate, beta_1):
     return keras.optimizers.Adam(learning_rate, beta_1=beta_1, beta_2=0.999, epsilon=1e-8)
 
 
+def run_if(pred, fn, *args):
+    """Runs `fn(*args)` (returning nothing) inside a replica step only where `pred` is true.
+
+    A tf.cond in a replica context may not contain a cross-replica synchronisation (an optimizer
+    update under MirroredStrategy calls `merge_call`). As keras' LossScaleOptimizer does, the cond is
+    then taken in the cross-replica context and `fn` is run on every replica from there.
+    """
+    def run(call):
+        call()
+        return None
+
+    if tf.__internal__.distribute.strategy_supports_no_merge_call():
+        tf.cond(pred, lambda: run(lambda: fn(*args)), lambda: None)
+        return
+
+    def cross_replica(distribution, pred, *args):
+        pred = distribution.experimental_local_results(pred)[0]
+        tf.cond(pred,
+                lambda: run(lambda: distribution.extended.call_for_each_replica(fn, args=args)),
+                lambda: None)
+
+    tf.distribute.get_replica_context().merge_call(cross_replica, args=(pred, *args))
+
+
 class GANModel(keras.Model):
     """A generator and a discriminator trained with a custom `train_step`."""
 

@@ -53,3 +53,59 @@ def gradient_penalty(critic, real, fake, form="squared"):
     if form == "one_sided_linear":
         return tf.reduce_mean(tf.maximum(0.0, norms - 1.0))
     return tf.reduce_mean(tf.square(norms - 1.0))
+
+
+def triplet(anchor, positive, negatives, margin=0.2, valid=None):
+    """The triplet loss max(0, ||a - p||^2 - ||a - n||^2 + margin), averaged over the valid triplets.
+
+    anchor, positive: [N, D]; negatives: [N, M, D], M candidates per anchor; valid: optional bool
+    [N, M] choosing the (anchor, negative) pairs that count (all if None). 0 when none is valid.
+    PieNet (margin 0.2) uses it with unit vectors, where ||a - b||^2 = 2 - 2 cos(a, b).
+    """
+    anchor, positive, negatives = (ops.cast(t, "float32") for t in (anchor, positive, negatives))
+    to_positive = ops.sum(ops.square(anchor - positive), axis=-1)  # [N]
+    to_negatives = ops.sum(ops.square(anchor[:, None, :] - negatives), axis=-1)  # [N, M]
+    hinge = ops.relu(to_positive[:, None] - to_negatives + margin)
+    weights = ops.ones_like(hinge) if valid is None else ops.cast(valid, "float32")
+    return ops.sum(hinge * weights) / ops.maximum(ops.sum(weights), 1.0)
+
+
+def weighted_tv(images, guide):
+    """Edge-aware total variation of `images`, weighted by exp(-|gradient of guide|) (PieNet's TV term).
+
+    mean(exp(-|dx guide|) * |dx images|) + mean(exp(-|dy guide|) * |dy images|), with forward
+    differences per channel: `images` are kept smooth where `guide` (the input photo) is flat, and
+    left free to change across its edges.
+    """
+    images, guide = ops.cast(images, "float32"), ops.cast(guide, "float32")
+
+    def term(diff):
+        return ops.mean(ops.exp(-ops.abs(diff(guide))) * ops.abs(diff(images)))
+
+    return (term(lambda t: t[:, :, 1:] - t[:, :, :-1])  # along W
+            + term(lambda t: t[:, 1:] - t[:, :-1]))  # along H
+
+
+def nonsaturating_d_loss(real_logits, fake_logits):
+    """The logistic discriminator loss of StyleGAN2: mean(softplus(-D(real))) + mean(softplus(D(fake)))."""
+    real_logits, fake_logits = ops.cast(real_logits, "float32"), ops.cast(fake_logits, "float32")
+    return ops.mean(ops.softplus(-real_logits)) + ops.mean(ops.softplus(fake_logits))
+
+
+def nonsaturating_g_loss(fake_logits):
+    """The non-saturating generator loss: mean(softplus(-D(G(z)))) = -mean(log sigmoid(D(G(z))))."""
+    return ops.mean(ops.softplus(-ops.cast(fake_logits, "float32")))
+
+
+def r1_penalty(critic, real):
+    """R1 (Mescheder et al. 2018): mean over the images of ||grad_x sum(critic(x))||^2 at real x.
+
+    StyleGAN2 weighs it by gamma / 2 (and by the interval when it is applied lazily). Differentiable
+    with respect to the critic's weights when called under an outer tf.GradientTape.
+    """
+    real = tf.convert_to_tensor(real)
+    with tf.GradientTape() as tape:
+        tape.watch(real)
+        score = tf.reduce_sum(tf.cast(critic(real), tf.float32))
+    grads = tf.cast(tape.gradient(score, real), tf.float32)
+    return tf.reduce_mean(tf.reduce_sum(tf.square(grads), axis=list(range(1, grads.shape.rank))))

@@ -58,17 +58,52 @@ def learning_rate(default, steps):
     return schedules.LinearDecay(rate, steps, FLAGS.epochs - FLAGS.decay_epochs, FLAGS.decay_epochs)
 
 
-def fit_and_export(model, train_ds, steps, *, val_ds=None, sample_batch=None, export_fn=None):
-    """Train with checkpoints, samples and TensorBoard under --model_dir, then export the SavedModel.
+def fit_and_export(model, train_ds, steps, *, val_ds=None, val_steps=None, sample_batch=None,
+                   export_fn=None, model_dir=None, epochs=None):
+    """Train with checkpoints, samples and TensorBoard under model_dir, then export the SavedModel.
 
-    `train_ds` repeats; `steps` batches make an epoch. `export_fn(model, path)` writes the SavedModel.
+    `train_ds` repeats; `steps` batches make an epoch, `epochs` (default --epochs) the run.
+    `model_dir` defaults to --model_dir (a stage of a multi-stage run has its own folder in it).
+    `export_fn(model, path)` writes the SavedModel to <--model_dir>/saved_model. Returns whether
+    training finished (it stops early on a non-finite loss).
     """
     # Known validation steps: the pipeline's filter hides the size, and keras warns at its end.
-    val_steps = FLAGS.validation_steps or (_batches("val_data", True) if val_ds else None)
-    model.fit(train_ds, epochs=FLAGS.epochs, steps_per_epoch=steps, validation_data=val_ds,
+    if val_ds is not None and val_steps is None:
+        val_steps = FLAGS.validation_steps or _batches("val_data", True)
+    model.fit(train_ds, epochs=epochs or FLAGS.epochs, steps_per_epoch=steps, validation_data=val_ds,
               validation_steps=val_steps,
-              callbacks=callbacks.standard(FLAGS.model_dir, sample_batch, FLAGS.sample_every))
-    if FLAGS.export and export_fn and not model.stop_training:
+              callbacks=callbacks.standard(model_dir or FLAGS.model_dir, sample_batch,
+                                           FLAGS.sample_every))
+    if model.stop_training:
+        return False
+    if FLAGS.export and export_fn:
         path = os.path.join(FLAGS.model_dir, "saved_model")
         export_fn(model, path)
         logging.info("exported the SavedModel to %s", path)
+    return True
+
+
+def stages(order, chosen, init_from=None):
+    """The training stages to run, in order: (stage, its folder, the folder of the stage before it).
+
+    `order` names a model's stages (PieNet: embed, enhance; GPEN: prior, restore); `chosen` is one of
+    them or "all". Each stage trains in <--model_dir>/<stage>/, so each resumes on its own. A stage
+    starts from the weights of the one before it: `init_from` (a model_dir of that stage's run) or
+    its folder beside this one; the first stage starts from nothing (None).
+    """
+    names = order if chosen == "all" else (chosen,)
+    for name in names:
+        index = order.index(name)
+        previous = None
+        if index:
+            previous = init_from or os.path.join(FLAGS.model_dir, order[index - 1])
+        yield name, os.path.join(FLAGS.model_dir, name), previous
+
+
+def previous_weights(stage_dir):
+    """The latest weights file of a finished stage's run folder, or a usage error saying what is missing."""
+    path = os.path.join(stage_dir, "checkpoints", "latest.weights.h5")
+    if not os.path.isfile(path):
+        raise app.UsageError(f"no checkpoint of the previous stage in {stage_dir} (expected {path}): "
+                             "train that stage first, or point --init_from at its folder")
+    return path

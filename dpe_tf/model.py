@@ -17,7 +17,7 @@ import keras
 import tensorflow as tf
 
 from common import data, losses, metrics
-from common.gan import GANModel, adam
+from common.gan import GANModel, adam, run_if
 from dpe_tf import networks
 
 VALUE_RANGE = (0.0, 1.0)
@@ -64,30 +64,6 @@ def adapt_gp_weight(step, penalty, weight, average, buffer, *, decay=0.99, bound
     buffer = tf.where(grow, tf.cast(buffer_steps, buffer.dtype), buffer)
     average = tf.where(grow, tf.zeros_like(average), average)
     return weight, average, tf.maximum(buffer - 1, 0)
-
-
-def _run_if(pred, fn, *args):
-    """Runs `fn(*args)` (returning nothing) inside a replica step only where `pred` is true.
-
-    A tf.cond in a replica context may not contain a cross-replica synchronisation (an optimizer
-    update under MirroredStrategy calls `merge_call`). As keras' LossScaleOptimizer does, the cond is
-    then taken in the cross-replica context and `fn` is run on every replica from there.
-    """
-    def run(call):
-        call()
-        return None
-
-    if tf.__internal__.distribute.strategy_supports_no_merge_call():
-        tf.cond(pred, lambda: run(lambda: fn(*args)), lambda: None)
-        return
-
-    def cross_replica(distribution, pred, *args):
-        pred = distribution.experimental_local_results(pred)[0]
-        tf.cond(pred,
-                lambda: run(lambda: distribution.extended.call_for_each_replica(fn, args=args)),
-                lambda: None)
-
-    tf.distribute.get_replica_context().merge_call(cross_replica, args=(pred, *args))
 
 
 def _union(*variable_lists):
@@ -235,7 +211,7 @@ class DPE(GANModel):
             self.gp_weights.assign(weight)
             self.gp_averages.assign(average)
             self.gp_buffers.assign(buffer)
-        _run_if(tf.equal(step % self.options["critic_steps"], 0), self._generator_step, x, y)
+        run_if(tf.equal(step % self.options["critic_steps"], 0), self._generator_step, x, y)
         self.train_steps.assign(step + 1)
         logs = {name: self._trackers[name].result() for name in self._train_names}
         weights = tf.convert_to_tensor(self.gp_weights)

@@ -48,3 +48,27 @@ print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in {tuple(pack
                             env=ENV)
     assert json.loads(result.stdout.strip().splitlines()[-1]) == []  # none of this package
     return {name: np.load(tmp_path / f"{name}_out.npy") for name in arrays}
+
+
+def endpoints_in_fresh_process(saved_model, calls, tmp_path, packages):
+    """Like serve_in_fresh_process, for any endpoints and inputs: `calls` is {key: (endpoint name,
+    {input name: array})}; returns {key: {output name: array}} (strings as bytes arrays)."""
+    for key, (_, inputs) in calls.items():
+        np.savez(tmp_path / f"{key}_in.npz", **inputs)
+    endpoints = {key: endpoint for key, (endpoint, _) in calls.items()}
+    script = f"""
+import json, sys
+import numpy as np, tensorflow as tf
+model = tf.saved_model.load({str(saved_model)!r})
+for key, endpoint in {endpoints!r}.items():
+    inputs = np.load({str(tmp_path)!r} + f"/{{key}}_in.npz")
+    outputs = model.signatures[endpoint](**{{k: tf.constant(inputs[k]) for k in inputs.files}})
+    outputs = {{k: v.numpy() for k, v in outputs.items()}}
+    np.savez({str(tmp_path)!r} + f"/{{key}}_out.npz",
+             **{{k: v.astype("S") if v.dtype == object else v for k, v in outputs.items()}})
+print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in {tuple(packages)!r})))
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                            env=ENV)
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == []  # none of this package
+    return {key: dict(np.load(tmp_path / f"{key}_out.npz")) for key in calls}

@@ -5,6 +5,8 @@
     python tools/benchmark.py --model=dcgan --image_size=64 --batch_size=128 --serve_batch=64
     python tools/benchmark.py --model=dpe --mode=supervised --image_size=512 --batch_size=3 \
         --serve_size=3000,4000
+    python tools/benchmark.py --model=pienet --mode=enhance --image_size=256 --batch_size=8
+    python tools/benchmark.py --model=gpen --mode=restore --image_size=512 --batch_size=1
 
 For every precision and XLA setting asked for it prints training steps and images per second and the
 milliseconds of one inference call on --serve_batch inputs (pix2pix: uint8 images; DCGAN: latents to
@@ -25,8 +27,9 @@ from absl import app, flags  # noqa: E402
 
 from common import data, export  # noqa: E402
 
-flags.DEFINE_enum("model", "pix2pix", ["pix2pix", "dcgan", "dpe"], "Which model.")
-flags.DEFINE_string("mode", "2way", "DPE's training mode: supervised, 1way or 2way.")
+flags.DEFINE_enum("model", "pix2pix", ["pix2pix", "dcgan", "dpe", "pienet", "gpen"], "Which model.")
+flags.DEFINE_string("mode", None, "The training mode or stage: DPE supervised, 1way or 2way (default); "
+                    "PieNet embed or enhance (default); GPEN prior or restore (default).")
 flags.DEFINE_integer("image_size", 256, "Square image size.")
 flags.DEFINE_integer("batch_size", 1, "Training batch size.")
 flags.DEFINE_integer("serve_batch", 1, "Images per inference call (DCGAN: latents sampled at once).")
@@ -74,7 +77,7 @@ def dpe_case():
     """DPE in --mode at --image_size on random pairs; serving = enhancing --serve_size photos."""
     from dpe_tf import serving
     from dpe_tf.model import DPE
-    model = DPE(mode=FLAGS.mode, image_size=FLAGS.image_size)
+    model = DPE(mode=FLAGS.mode or "2way", image_size=FLAGS.image_size)
     rng = np.random.default_rng(0)
     shape = (FLAGS.batch_size, FLAGS.image_size, FLAGS.image_size, 3)
     x, y = (rng.uniform(0, 1, shape).astype("float32") for _ in range(2))
@@ -86,7 +89,46 @@ def dpe_case():
     return model, (x, y), serve, np.zeros((FLAGS.serve_batch, h, w, 3), np.uint8)
 
 
-CASES = {"pix2pix": pix2pix_case, "dcgan": dcgan_case, "dpe": dpe_case}
+def pienet_case():
+    """PieNet's --mode stage at --image_size on random pairs of 5 users; serving = enhancing
+    --serve_size photos with one preference vector."""
+    from pienet_tf import networks, serving
+    from pienet_tf.model import PieNet
+    model = PieNet(users=[f"user{i}" for i in range(5)], stage=FLAGS.mode or "enhance",
+                   image_size=FLAGS.image_size)
+    rng = np.random.default_rng(0)
+    shape = (FLAGS.batch_size, FLAGS.image_size, FLAGS.image_size, 3)
+    x, y = (rng.uniform(0, 1, shape).astype("float32") for _ in range(2))
+    users = (np.arange(FLAGS.batch_size) % 5).astype("int32")
+    preference = model.style_vectors()[1][:1]
+    h, w = (int(v) for v in FLAGS.serve_size or (FLAGS.image_size,) * 2)
+
+    def serve(images):
+        return serving.enhance_uint8(model.enhancer, images, preference, multiple=networks.MULTIPLE)
+
+    return model, ((x, users), y), serve, np.zeros((FLAGS.serve_batch, h, w, 3), np.uint8)
+
+
+def gpen_case():
+    """GPEN's --mode stage on random faces: BFR-256 at --image_size 256, else BFR-512's widths;
+    serving = restoring --serve_size faces (resized to the model's size and back)."""
+    from gpen_tf import serving
+    from gpen_tf.model import GPEN
+    widths = dict(channel_multiplier=1, narrow=0.5) if FLAGS.image_size == 256 else {}
+    model = GPEN(size=FLAGS.image_size, stage=FLAGS.mode or "restore", **widths)
+    rng = np.random.default_rng(0)
+    shape = (FLAGS.batch_size, FLAGS.image_size, FLAGS.image_size, 3)
+    degraded, clean = (rng.uniform(-1, 1, shape).astype("float32") for _ in range(2))
+    h, w = (int(v) for v in FLAGS.serve_size or (FLAGS.image_size,) * 2)
+
+    def serve(images):
+        return serving.restore_uint8(model.generator, images, FLAGS.image_size)
+
+    return model, (degraded, clean), serve, np.zeros((FLAGS.serve_batch, h, w, 3), np.uint8)
+
+
+CASES = {"pix2pix": pix2pix_case, "dcgan": dcgan_case, "dpe": dpe_case, "pienet": pienet_case,
+         "gpen": gpen_case}
 
 
 class StepTimes(keras.callbacks.Callback):

@@ -1,0 +1,103 @@
+"""The demo 'users': retouching presets applied to the demo photos, as TensorFlow image ops.
+
+PieNet learns from many users who retouched the same photos (FiveK's experts A-E, plus preset- and
+algorithm-made styles in the paper). The demo has no retoucher, so each user here is a fixed preset, a
+plausible photo edit of its own: warm, cool, bright, faded, punchy, noir (train) and moody, vintage,
+teal_orange (held out: the model never sees them in training and must follow them from a handful of
+preferred photos, as the paper's new users).
+
+Every preset maps uint8 photos [..., H, W, 3] to uint8 photos of the same shape, pixel by pixel
+(no randomness), so that it also works on a batch and inside tf.data.
+"""
+
+import tensorflow as tf
+
+# ITU-R BT.601 luma weights, as tf.image.rgb_to_grayscale.
+_LUMA = (0.299, 0.587, 0.114)
+
+
+def _luma(x):
+    return tf.reduce_sum(x * tf.constant(_LUMA), axis=-1, keepdims=True)
+
+
+def _saturate(x, amount):
+    """Scale the colour away from (amount > 1) or towards (amount < 1) the pixel's gray."""
+    gray = _luma(x)
+    return gray + amount * (x - gray)
+
+
+def _s_curve(x, amount):
+    """Contrast: blend towards the smoothstep S-curve, which darkens shadows and brightens highlights."""
+    return x + amount * (x * x * (3.0 - 2.0 * x) - x)
+
+
+def _levels(x, black, white):
+    """Map 0 -> black and 1 -> white: lifted blacks and dimmed whites make a flat, faded look."""
+    return black + (white - black) * x
+
+
+def _gains(x, red, green, blue):
+    """Per-channel gains: a white-balance shift."""
+    return x * tf.constant([red, green, blue])
+
+
+def warm(x):
+    """Warmer white balance: more red, less blue."""
+    return _gains(x, 1.12, 1.02, 0.82)
+
+
+def cool(x):
+    """Cooler white balance: less red, more blue."""
+    return _gains(x, 0.85, 1.0, 1.14)
+
+
+def bright(x):
+    """Brighter exposure: midtones lifted by gamma 0.65 and a slight gain."""
+    return 1.05 * x ** 0.65
+
+
+def faded(x):
+    """Matte film look: blacks lifted to 0.16, whites dimmed to 0.86, colours muted."""
+    return _levels(_saturate(x, 0.75), 0.16, 0.86)
+
+
+def punchy(x):
+    """Vivid: saturation x1.45 and an S-curve."""
+    return _s_curve(_saturate(x, 1.45), 0.6)
+
+
+def noir(x):
+    """High-contrast black and white: the luma through a full S-curve."""
+    return tf.repeat(_s_curve(_luma(x), 1.0), 3, axis=-1)
+
+
+def moody(x):
+    """Dark and muted with a cold-green cast: gamma 1.5, saturation x0.7."""
+    return _gains(_saturate(x, 0.7) ** 1.5, 0.94, 1.0, 1.04)
+
+
+def vintage(x):
+    """Faded sepia print: the luma toned brown, a quarter of the original colour kept, flat levels."""
+    sepia = _luma(x) * tf.constant([1.15, 0.95, 0.66])
+    return _levels(0.75 * sepia + 0.25 * x, 0.06, 0.90)
+
+
+def teal_orange(x):
+    """Split toning: shadows pushed to teal, highlights to orange, with a little contrast."""
+    tone = (2.0 * _luma(x) - 1.0) * tf.constant([0.12, 0.02, -0.12])
+    return _s_curve(x, 0.3) + tone
+
+
+_PRESETS = (warm, cool, bright, faded, punchy, noir, moody, vintage, teal_orange)
+NAMES = tuple(fn.__name__ for fn in _PRESETS)
+HELD_OUT = ("moody", "vintage", "teal_orange")
+TRAIN = tuple(name for name in NAMES if name not in HELD_OUT)
+
+
+def apply(name, photos):
+    """The preset `name` applied to uint8 photos [..., H, W, 3]: uint8 of the same shape."""
+    if name not in NAMES:
+        raise ValueError(f"unknown style {name!r}; the demo styles are {', '.join(NAMES)}")
+    x = tf.cast(photos, tf.float32) / 255.0
+    y = _PRESETS[NAMES.index(name)](x)
+    return tf.cast(tf.round(tf.clip_by_value(y, 0.0, 1.0) * 255.0), tf.uint8)

@@ -1,0 +1,92 @@
+"""Train PieNet: `python -m pienet_tf.train --flagfile=pienet_tf/configs/demo.cfg`.
+
+Two stages (--stage, default all: both in turn):
+  embed    the ResNet18 style embedding and one preference vector per training user (triplet loss),
+           in <model_dir>/embed/, for --embed_epochs;
+  enhance  the enhancer, fed each user's learned vector, with the embedding frozen, in
+           <model_dir>/enhance/, for --epochs; it starts from the embed stage's weights (that folder,
+           or --init_from) and exports <model_dir>/saved_model.
+Each stage resumes from its own checkpoint. --data is a FiveK-style folder (input/ plus one folder per
+user) or demo:styles; configs/fivek_multi.cfg is the paper's multi-user run on the five experts.
+"""
+
+from absl import app, flags
+
+from common import training
+from common.callbacks import first_batch
+from common.flags import FLAGS
+from pienet_tf import data, networks, serving
+from pienet_tf.model import STAGES, PieNet
+
+flags.DEFINE_enum("stage", "all", STAGES + ("all",), "Which training stage to run (all: both in turn).")
+flags.DEFINE_list("users", None, "The training users (folder names, or demo styles); default: every "
+                  "user folder of --data, or the demo styles not held out.")
+flags.DEFINE_integer("embed_epochs", 20, "Epochs of the embed stage (--epochs is the enhance stage's).",
+                     lower_bound=1)
+flags.DEFINE_string("init_from", None, "The embed stage's folder to start the enhance stage from "
+                    "(default <model_dir>/embed).")
+flags.DEFINE_string("resnet18_weights", None, "A local .npz of ImageNet ResNet18 weights for the "
+                    "embedding (see pienet_tf/networks.py for how to make it); default: random init.")
+# The paper's settings where they differ from the other models'.
+FLAGS.set_default("batch_size", 8)
+FLAGS.set_default("epochs", 100)
+
+
+def _batches(flag_name, users, training_, batch_size):
+    try:
+        return data.dataset(getattr(FLAGS, flag_name), users, batch_size=batch_size,
+                            image_size=FLAGS.image_size, training=training_, repeat=training_,
+                            load_size=FLAGS.load_size, flip=FLAGS.flip, seed=FLAGS.seed,
+                            on_bad_image=FLAGS.on_bad_image, cache=FLAGS.cache)
+    except (ValueError, FileNotFoundError) as err:
+        raise app.UsageError(f"--{flag_name}={getattr(FLAGS, flag_name)}: {err}") from err
+
+
+def _users():
+    try:
+        return tuple(FLAGS.users or data.training_users(FLAGS.data))
+    except (ValueError, FileNotFoundError) as err:
+        raise app.UsageError(f"--data={FLAGS.data}: {err}") from err
+
+
+def _export(model, path):
+    names, vectors = model.style_vectors()
+    serving.export_pienet(model.embedding, model.enhancer, names, vectors, path,
+                          multiple=networks.MULTIPLE, embed_size=FLAGS.image_size)
+
+
+def main(argv):
+    del argv
+    runtime = training.setup()
+    if FLAGS.image_size % networks.MULTIPLE:
+        raise app.UsageError(f"--image_size={FLAGS.image_size} must divide by {networks.MULTIPLE}")
+    users = _users()
+    train_ds = _batches("data", users, True, FLAGS.batch_size)
+    val_ds = _batches("val_data", users, False, FLAGS.batch_size) if FLAGS.val_data else None
+    sample_batch = first_batch(_batches("val_data" if FLAGS.val_data else "data", users, False,
+                                        FLAGS.num_samples))
+    steps = FLAGS.steps_per_epoch or max(1, data.count(FLAGS.data, users) // FLAGS.batch_size)
+    val_steps = FLAGS.validation_steps or (
+        -(-data.count(FLAGS.val_data, users) // FLAGS.batch_size) if val_ds else None)
+    for stage, stage_dir, previous in training.stages(STAGES, FLAGS.stage, FLAGS.init_from):
+        with runtime.strategy.scope():
+            model = PieNet(users=users, stage=stage, image_size=FLAGS.image_size)
+            if previous:
+                model.load_weights(training.previous_weights(previous), skip_mismatch=True)
+            elif FLAGS.resnet18_weights:
+                networks.load_resnet18_weights(model.embedding, FLAGS.resnet18_weights)
+            # --decay_epochs counts in the enhance stage, the one --epochs sets.
+            if stage == "embed":
+                epochs, rate = FLAGS.embed_epochs, FLAGS.learning_rate or PieNet.learning_rate
+            else:
+                epochs, rate = FLAGS.epochs, training.learning_rate(PieNet.learning_rate, steps)
+            model.compile(learning_rate=rate, jit_compile=runtime.jit_compile)
+        finished = training.fit_and_export(
+            model, train_ds, steps, val_ds=val_ds, val_steps=val_steps, sample_batch=sample_batch,
+            export_fn=_export if stage == "enhance" else None, model_dir=stage_dir, epochs=epochs)
+        if not finished:
+            break
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,227 @@
+"""GPEN as a Keras model: official defaults, both stages, lazy R1, saving, load_prior, precision, XLA.
+
+Tracing a GPEN train step (three discriminator passes, a double-backward R1 in a cond, Adam on ~90
+variables) costs ~10 s on a 2-core CPU even at 16 x 16, so one restore-stage model is trained once
+(module fixture, 17 steps: two R1 steps) and shared by the training, saving and evaluation tests.
+XLA compiling a GAN step takes another ~20 s: it runs only with GPEN_SLOW_TESTS=1 (the networks'
+XLA forward pass is always checked in test_gpen_networks.py).
+"""
+
+import inspect
+import math
+import os
+
+import h5py
+import keras
+import numpy as np
+import pytest
+
+from common import data, metrics, schedules
+from gpen_tf import GPEN
+from gpen_tf.model import VALUE_RANGE, feature_matching, lazy_adam
+
+SIZE = 16
+TINY = dict(size=SIZE, channel_multiplier=1, narrow=1 / 16, style_dim=16, n_mlp=2)
+SLOW = os.environ.get("GPEN_SLOW_TESTS") == "1"
+STEPS = 17  # R1 on steps 0 and 16
+
+
+def _faces(n=4, seed=0):
+    """Clean "faces" in [-1, 1] (blocky, learnable) and their degraded versions (darker, noisy)."""
+    rng = np.random.default_rng(seed)
+    coarse = rng.uniform(-0.9, 0.9, (n, SIZE // 4, SIZE // 4, 3))
+    clean = np.repeat(np.repeat(coarse, 4, axis=1), 4, axis=2).astype("float32")
+    degraded = np.clip(0.5 * clean + rng.normal(0, 0.1, clean.shape), -1, 1).astype("float32")
+    return degraded, clean
+
+
+def _l1(model, degraded, clean):
+    return float(np.mean(np.abs(model(degraded) - clean)))
+
+
+def _values(variables):
+    return [v.numpy().copy() for v in variables]
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """A restore-stage model and the logs of STEPS steps on one batch, and the L1 before training."""
+    keras.utils.set_random_seed(0)
+    model = GPEN(**TINY)
+    model.compile()
+    degraded, clean = _faces()
+    before = _l1(model, degraded, clean)
+    logs = [model.train_on_batch(degraded, clean, return_dict=True) for _ in range(STEPS)]
+    return model, logs, before
+
+
+# -- defaults and pure functions ------------------------------------------------------------------
+
+
+def test_defaults_are_the_papers_bfr512():
+    defaults = {k: p.default for k, p in inspect.signature(GPEN).parameters.items()
+                if p.default is not inspect.Parameter.empty}
+    assert defaults == dict(size=512, channel_multiplier=2, narrow=1.0, stage="restore", style_dim=512,
+                            n_mlp=8, lr_mlp=0.01, l1_weight=1.0, feature_weight=0.02, r1_gamma=10.0,
+                            d_reg_every=16, g_reg_every=4)
+    assert GPEN.learning_rate == 0.002
+
+
+def test_official_optimizers(trained):
+    model = trained[0]
+    # train_simple.py: lr * c and betas (0, 0.99) ** c, c = k / (k + 1), k = 4 (G) and 16 (D).
+    for opt, ratio in ((model.g_optimizer, 4 / 5), (model.d_optimizer, 16 / 17)):
+        assert isinstance(opt, keras.optimizers.Adam)
+        assert float(opt.learning_rate) == pytest.approx(0.002 * ratio)
+        assert opt.beta_1 == 0.0 and opt.beta_2 == pytest.approx(0.99 ** ratio)
+        assert opt.epsilon == 1e-8
+
+
+def test_lazy_adam_scales_a_schedule_too():
+    decay = schedules.LinearDecay(0.002, steps_per_epoch=10, constant_epochs=1, decay_epochs=1)
+    opt = lazy_adam(decay, 16)
+    assert float(opt.learning_rate) == pytest.approx(0.002 * 16 / 17)  # at step 0
+    assert opt.beta_2 == pytest.approx(0.99 ** (16 / 17))
+
+
+def test_bad_options_are_named():
+    with pytest.raises(ValueError, match="stage must be one of"):
+        GPEN(stage="finetune", **{k: v for k, v in TINY.items()})
+    with pytest.raises(ValueError, match="size must be a power of two"):
+        GPEN(**{**TINY, "size": 48})
+    with pytest.raises(ValueError, match="d_reg_every must be at least 1"):
+        GPEN(d_reg_every=0, **TINY)
+
+
+def test_feature_matching_is_the_sum_of_per_image_l2_distances():
+    rng = np.random.default_rng(0)
+    fake = [rng.normal(size=(2, 4, 4, 3)), rng.normal(size=(2, 2, 2, 5))]
+    real = [rng.normal(size=(2, 4, 4, 3)), rng.normal(size=(2, 2, 2, 5))]
+    expected = sum(np.mean(np.sqrt(np.sum((f - r) ** 2, axis=(1, 2, 3)))) for f, r in zip(fake, real))
+    assert float(feature_matching(fake, real)) == pytest.approx(expected, rel=1e-5)
+
+
+# -- training --------------------------------------------------------------------------------------
+
+
+def test_restore_stage_overfits_one_batch(trained):
+    model, logs, before = trained
+    assert all(np.isfinite(float(v)) for step in logs for v in step.values())
+    assert set(logs[0]) == {"d_loss", "real_score", "fake_score", "g_loss", "g_adv", "g_l1",
+                            "g_feature", "r1"}
+    degraded, clean = _faces()
+    assert _l1(model, degraded, clean) < 0.85 * before
+
+
+def test_lazy_r1_runs_on_every_16th_step_as_a_second_d_step(trained):
+    model, logs, _ = trained
+    assert int(model.train_steps) == STEPS
+    assert int(model.g_optimizer.iterations) == STEPS
+    assert int(model.d_optimizer.iterations) == STEPS + 2  # the R1 steps of steps 0 and 16
+    r1 = [float(step["r1"]) for step in logs]
+    assert r1[0] > 0 and r1[1:16] == [r1[0]] * 15 and r1[16] != r1[0]
+
+
+def test_evaluate_reports_psnr_ssim_and_sample_rows(trained):
+    model = trained[0]
+    degraded, clean = _faces()
+    results = model.evaluate(degraded, clean, batch_size=4, verbose=0, return_dict=True)
+    restored = model.predict(degraded, verbose=0)
+    unit = lambda t: np.asarray(t) * 0.5 + 0.5  # noqa: E731
+    assert results["psnr"] == pytest.approx(float(np.mean(metrics.psnr(unit(restored), unit(clean)))),
+                                            rel=1e-4)
+    assert results["ssim"] == pytest.approx(float(np.mean(metrics.ssim(unit(restored), unit(clean)))),
+                                            rel=1e-4)
+    rows = model.sample_rows((degraded, clean))
+    assert len(rows) == 4 and len(rows[0]) == 3
+    np.testing.assert_array_equal(rows[1][0], data.from_range(degraded[1], VALUE_RANGE))
+    np.testing.assert_array_equal(rows[1][2], data.from_range(clean[1], VALUE_RANGE))
+
+
+# -- saving and the two stages ---------------------------------------------------------------------
+
+
+def test_weights_round_trip_restores_networks_state_and_optimizers(trained, tmp_path):
+    model = trained[0]
+    path = str(tmp_path / "gpen.weights.h5")
+    model.save_weights(path)
+    with h5py.File(path, "r") as f:  # each network once: no sub-model saved again under its own name
+        assert set(f) == {"generator", "discriminator", "g_optimizer", "d_optimizer", "vars"}
+    loaded = GPEN(**TINY)
+    loaded.compile()
+    loaded.load_weights(path)
+    degraded, clean = _faces(seed=1)
+    np.testing.assert_array_equal(loaded(degraded), model(degraded))
+    np.testing.assert_array_equal(loaded.discriminator(clean), model.discriminator(clean))
+    assert int(loaded.train_steps) == STEPS and float(loaded.last_r1) == float(model.last_r1)
+    for a, b in ((loaded.g_optimizer, model.g_optimizer), (loaded.d_optimizer, model.d_optimizer)):
+        assert all(np.array_equal(x, y) for x, y in zip(_values(a.variables), _values(b.variables)))
+
+
+def test_keras_round_trip(trained, tmp_path):
+    model = trained[0]
+    path = str(tmp_path / "gpen.keras")
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert isinstance(loaded, GPEN) and loaded.options == model.options
+    degraded, _ = _faces(seed=2)
+    np.testing.assert_array_equal(loaded(degraded), model(degraded))
+
+
+def test_load_prior_copies_decoder_and_discriminator(tmp_path):
+    prior = GPEN(stage="prior", **TINY)
+    prior.compile()  # its optimizer state is in the file too
+    path = str(tmp_path / "prior.weights.h5")
+    prior.save_weights(path)
+    model = GPEN(**TINY)
+    encoder = _values(model.encoder().weights)
+    model.load_prior(path)
+    for mine, theirs in ((model.decoder(), prior.decoder()), (model.discriminator, prior.discriminator)):
+        assert all(np.array_equal(a, b) for a, b in zip(_values(mine.weights), _values(theirs.weights)))
+    assert all(np.array_equal(a, b) for a, b in zip(encoder, _values(model.encoder().weights)))
+
+    other = str(tmp_path / "other.weights.h5")
+    GPEN(stage="prior", **{**TINY, "size": 32}).save_weights(other)
+    with pytest.raises(ValueError, match="other.weights.h5.*not those of a GPEN"):
+        model.load_prior(other)
+    with pytest.raises(FileNotFoundError, match="missing.weights.h5"):
+        model.load_prior(str(tmp_path / "missing.weights.h5"))
+
+
+def _prior_step_checks(model):
+    _, clean = _faces()
+    encoder, decoder = _values(model.encoder().weights), _values(model.decoder().trainable_weights)
+    critic = _values(model.discriminator.trainable_weights)
+    logs = model.train_on_batch(clean, return_dict=True)
+    assert set(logs) == {"d_loss", "real_score", "fake_score", "g_loss", "r1"}
+    assert all(math.isfinite(float(v)) for v in logs.values())
+    # The prior stage trains the decoder and the discriminator, never the encoder.
+    assert all(np.array_equal(a, b) for a, b in zip(encoder, _values(model.encoder().weights)))
+    changed = [not np.array_equal(a, b) for a, b in zip(decoder, _values(model.decoder().trainable_weights))]
+    assert sum(changed) > 0.9 * len(changed)
+    critic_changed = [not np.array_equal(a, b)
+                      for a, b in zip(critic, _values(model.discriminator.trainable_weights))]
+    assert all(critic_changed)
+    return clean
+
+
+def test_prior_stage_step_in_mixed_bfloat16():
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    model = GPEN(stage="prior", **TINY)
+    model.compile()
+    clean = _prior_step_checks(model)
+    assert model.decoder().get_layer("conv_16").compute_dtype == "bfloat16"
+    assert all(v.dtype == "float32" for v in model.trainable_weights)
+    assert model(clean).dtype == "float32"
+    swd = model.evaluate(clean, batch_size=4, verbose=0, return_dict=True)["swd"]
+    assert math.isfinite(swd) and swd > 0
+    rows = model.sample_rows(clean)  # clean | a sample from a fixed latent, the same every time
+    assert len(rows[0]) == 2
+    np.testing.assert_array_equal(rows[0][1], model.sample_rows(clean)[0][1])
+
+
+@pytest.mark.skipif(not SLOW, reason="XLA compile of a GAN step: set GPEN_SLOW_TESTS=1")
+def test_prior_stage_xla_step():
+    model = GPEN(stage="prior", **TINY)
+    model.compile(jit_compile=True)
+    _prior_step_checks(model)
