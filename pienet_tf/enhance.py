@@ -17,7 +17,6 @@ arguments (a missing flag, both or neither of --preferred and --style, an unknow
 SavedModel in --model, no images in --input or --preferred, --output holding the inputs).
 """
 
-import os
 import sys
 
 import tensorflow as tf
@@ -25,51 +24,10 @@ from absl import flags
 
 from common import cli, images
 from common.tool import FLAGS  # defines --model, --input and --output, shared with the other tools
-from pienet_tf.data import square
+from pienet_tf.serving import load, preferred_style, stored_style
 
 flags.DEFINE_string("preferred", None, "A folder of photos the user likes; their style is applied.")
 flags.DEFINE_string("style", None, "The name of a style stored in the model (a training user).")
-
-
-def load(path):
-    """The loaded SavedModel in `path`, checked to be a PieNet export (FileNotFoundError/ValueError)."""
-    # Not common.export.load_signature: it would load the model a second time for the other endpoints.
-    if not os.path.isfile(os.path.join(path, "saved_model.pb")):
-        raise FileNotFoundError(f"no SavedModel in {path!r} (expected {path}/saved_model.pb)")
-    model = tf.saved_model.load(path)
-    if "preference" not in model.signatures:
-        raise ValueError(f"the SavedModel in {path} has no 'preference' endpoint: it was not exported "
-                         "by PieNet")
-    return model
-
-
-def stored_style(model, name):
-    """The stored preference vector [1, D] of style `name`; a usage error lists the stored names."""
-    stored = model.signatures["styles"]()
-    names = [n.decode() for n in stored["names"].numpy()]
-    if name not in names:
-        raise cli.usage_error(f"--style={name} is not a style of this model; its styles are: "
-                              f"{', '.join(names)}")
-    return stored["vectors"][names.index(name)][None]
-
-
-def preferred_style(model, folder):
-    """(preference vector [1, D] of the photos in `folder`, how many could not be read).
-
-    Each photo's centred square is resized to the embedding's size here, so that all make one batch.
-    """
-    size = int(model.signatures["styles"]()["embed_size"])
-    photos, failed = [], 0
-    for path in images.list_images(folder):
-        try:
-            photos.append(square(images.read_image(path), size))
-        except images.ImageReadError as err:
-            print(f"skipped preferred photo: {err}", file=sys.stderr)
-            failed += 1
-    if not photos:
-        raise ValueError(f"none of the preferred photos in {folder} could be read")
-    print(f"preference vector from {len(photos)} photos in {folder}")
-    return model.signatures["preference"](images=tf.stack(photos))["preference"], failed
 
 
 def main(argv):
@@ -85,7 +43,10 @@ def main(argv):
     try:
         model = load(FLAGS.model)
         if FLAGS.style:
-            vector, failed = stored_style(model, FLAGS.style), 0
+            try:
+                vector, failed = stored_style(model, FLAGS.style), 0
+            except KeyError as err:
+                raise cli.usage_error(f"--style={FLAGS.style}: {err.args[0]}") from None
         else:
             vector, failed = preferred_style(model, FLAGS.preferred)
         serve = model.signatures["serving_default"]

@@ -24,7 +24,7 @@ from absl import flags
 
 from common import cli, metrics
 from pienet_tf import data, styles
-from pienet_tf.enhance import load
+from pienet_tf.serving import load
 
 flags.DEFINE_string("model", None, "An exported PieNet SavedModel folder (<model_dir>/saved_model).")
 flags.DEFINE_string("data", None, "The test photos: a FiveK-style folder DIR[@LIST] or demo:styles:test.")

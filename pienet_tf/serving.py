@@ -10,11 +10,14 @@ for a new user) or one of the stored styles: the training users' learned vectors
 vector per image, or one for the whole batch. The SavedModel needs only TensorFlow to run.
 """
 
+import os
+import sys
+
 import keras
 import numpy as np
 import tensorflow as tf
 
-from common import data, export
+from common import data, export, images
 from pienet_tf.data import square
 
 UNIT = (0.0, 1.0)  # PieNet's networks see images in [0, 1]
@@ -91,3 +94,46 @@ def export_pienet(embedding, enhancer, style_names, style_vectors, path, *, mult
     archive.add_endpoint("styles", lambda: dict(stored), input_signature=[])
     archive.write_out(path, verbose=False)
     return path
+
+
+# -- using an export --------------------------------------------------------------------------------
+
+
+def load(path):
+    """The loaded SavedModel in `path`, checked to be a PieNet export (FileNotFoundError/ValueError)."""
+    # Not common.export.load_signature: it would load the model a second time for the other endpoints.
+    if not os.path.isfile(os.path.join(path, "saved_model.pb")):
+        raise FileNotFoundError(f"no SavedModel in {path!r} (expected {path}/saved_model.pb)")
+    model = tf.saved_model.load(path)
+    if "preference" not in model.signatures:
+        raise ValueError(f"the SavedModel in {path} has no 'preference' endpoint: it was not exported "
+                         "by PieNet")
+    return model
+
+
+def stored_style(model, name):
+    """The stored preference vector [1, D] of style `name`; a KeyError lists the stored names."""
+    stored = model.signatures["styles"]()
+    names = [n.decode() for n in stored["names"].numpy()]
+    if name not in names:
+        raise KeyError(f"not a style of this model; its styles are: {', '.join(names)}")
+    return stored["vectors"][names.index(name)][None]
+
+
+def preferred_style(model, folder):
+    """(preference vector [1, D] of the photos in `folder`, how many could not be read).
+
+    Each photo's centred square is resized to the embedding's size here, so that all make one batch.
+    """
+    size = int(model.signatures["styles"]()["embed_size"])
+    photos, failed = [], 0
+    for path in images.list_images(folder):
+        try:
+            photos.append(square(images.read_image(path), size))
+        except images.ImageReadError as err:
+            print(f"skipped preferred photo: {err}", file=sys.stderr)
+            failed += 1
+    if not photos:
+        raise ValueError(f"none of the preferred photos in {folder} could be read")
+    print(f"preference vector from {len(photos)} photos in {folder}")
+    return model.signatures["preference"](images=tf.stack(photos))["preference"], failed

@@ -25,6 +25,10 @@ flags.DEFINE_integer("embed_epochs", 20, "Epochs of the embed stage (--epochs is
                      lower_bound=1)
 flags.DEFINE_string("init_from", None, "The embed stage's folder to start the enhance stage from "
                     "(default <model_dir>/embed).")
+flags.DEFINE_integer("embedding_width", 64, "Width of the ResNet18 embedding (64: ResNet18; narrower "
+                     "ones embed in 8 * width dimensions and take no ImageNet weights).", lower_bound=1)
+flags.DEFINE_integer("enhancer_width", 64, "Width of the enhancer's first stage (doubling to 8x).",
+                     lower_bound=1)
 flags.DEFINE_string("resnet18_weights", None, "A local .npz of ImageNet ResNet18 weights for the "
                     "embedding (see pienet_tf/networks.py for how to make it); default: random init.")
 # The paper's settings where they differ from the other models'.
@@ -70,7 +74,8 @@ def main(argv):
         -(-data.count(FLAGS.val_data, users) // FLAGS.batch_size) if val_ds else None)
     for stage, stage_dir, previous in training.stages(STAGES, FLAGS.stage, FLAGS.init_from):
         with runtime.strategy.scope():
-            model = PieNet(users=users, stage=stage, image_size=FLAGS.image_size)
+            model = PieNet(users=users, stage=stage, image_size=FLAGS.image_size,
+                           embedding_width=FLAGS.embedding_width, enhancer_width=FLAGS.enhancer_width)
             if previous:
                 model.load_weights(training.previous_weights(previous), skip_mismatch=True)
             elif FLAGS.resnet18_weights:
