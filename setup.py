@@ -25,6 +25,7 @@ setup(
         "absl-py",
         "tensorboard",
     ],
-    # scikit-image and scipy are independent references for the metric tests.
-    extras_require={"test": ["pytest", "scikit-image", "scipy"]},
+    # scikit-image and scipy are independent references for the metric tests; pytest-xdist runs the
+    # suite on both cores of a small machine (`-n 2`).
+    extras_require={"test": ["pytest", "pytest-xdist", "scikit-image", "scipy"]},
 )

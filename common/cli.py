@@ -22,6 +22,15 @@ def usage_error(message):
     return app.UsageError(message, exitcode=2)
 
 
+def check_arguments(argv, flag_values, *required):
+    """Usage errors for words left after the flags and for each flag in `required` that is not set."""
+    if len(argv) > 1:
+        raise usage_error(f"unexpected arguments: {' '.join(argv[1:])}")
+    for name in required:
+        if not getattr(flag_values, name):
+            raise usage_error(f"--{name} is required")
+
+
 def run(main):
     """app.run(main) with the exit codes above."""
     app.run(main, flags_parser=parse_flags)

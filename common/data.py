@@ -308,6 +308,16 @@ def mirror_pad(images, height, width):
     return tf.gather(images, mirror_indices(w, tf.maximum(w, width)), axis=images.shape.rank - 2)
 
 
+def with_seeds(ds, size, *, cache, repeat, seed):
+    """A training stream of (element, [2] seed) pairs: shuffled (if cached: else the file list is),
+    repeated if asked, each element with its own seed for stateless random augmentation."""
+    if cache:
+        ds = ds.shuffle(min(size, 2048), seed=seed)
+    if repeat:
+        ds = ds.repeat()
+    return tf.data.Dataset.zip((ds, tf.data.Dataset.random(seed=seed).batch(2)))
+
+
 FITS = ("crop", "pad")
 
 
@@ -348,13 +358,9 @@ def pipeline(source, *, batch_size, image_size, training, load_size=None, flip=T
     if cache:
         ds = ds.cache()
     if training:
-        if cache:
-            ds = ds.shuffle(min(size, 2048), seed=seed)
-        if repeat:
-            ds = ds.repeat()
         fn = _augmentation(image_size if fit == "crop" else None, flip, rotate)
         augment = (independently if src.kind == "unpaired" else jointly)(fn)
-        ds = tf.data.Dataset.zip((ds, tf.data.Dataset.random(seed=seed).batch(2)))
+        ds = with_seeds(ds, size, cache=cache, repeat=repeat, seed=seed)
         ds = ds.map(lambda x, s: augment(*(x if isinstance(x, tuple) else (x,)), s),
                     num_parallel_calls=tf.data.AUTOTUNE)
     if transform is not None:

@@ -20,11 +20,7 @@ FLAGS = flags.FLAGS
 
 def main(argv):
     """Run the SavedModel's serving_default over --input, writing PNGs to --output."""
-    if len(argv) > 1:
-        raise cli.usage_error(f"unexpected arguments: {' '.join(argv[1:])}")
-    for name in ("model", "input", "output"):
-        if not getattr(FLAGS, name):
-            raise cli.usage_error(f"--{name} is required")
+    cli.check_arguments(argv, FLAGS, "model", "input", "output")
     try:
         serve = export.load_serving(FLAGS.model)
         failed = images.process_files(FLAGS.input, FLAGS.output, serve)

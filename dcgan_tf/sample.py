@@ -53,10 +53,7 @@ def load_generator(path):
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise cli.usage_error(f"unexpected arguments: {' '.join(argv[1:])}")
-    if not FLAGS.model:
-        raise cli.usage_error("--model is required")
+    cli.check_arguments(argv, FLAGS, "model")
     if not (FLAGS.output or FLAGS.output_dir):
         raise cli.usage_error("give --output (one grid) or --output_dir (single images), or both")
     try:

@@ -139,11 +139,7 @@ def _formatted(scores):
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise cli.usage_error(f"unexpected arguments: {' '.join(argv[1:])}")
-    for name in ("input", "target"):
-        if not getattr(FLAGS, name):
-            raise cli.usage_error(f"--{name} is required")
+    cli.check_arguments(argv, FLAGS, "input", "target")
     try:
         pairs, failures, unused = match_files(FLAGS.input, FLAGS.target)
         enhance = export.load_serving(FLAGS.model) if FLAGS.model else None

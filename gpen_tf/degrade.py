@@ -55,11 +55,7 @@ def degraded_pair(image, *, seed, size, options):
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise cli.usage_error(f"unexpected arguments: {' '.join(argv[1:])}")
-    for name in ("input", "output"):
-        if not getattr(FLAGS, name):
-            raise cli.usage_error(f"--{name} is required")
+    cli.check_arguments(argv, FLAGS, "input", "output")
     if FLAGS.clean_output and os.path.abspath(FLAGS.clean_output) == os.path.abspath(FLAGS.output):
         raise cli.usage_error("--clean_output must be another folder than --output")
     try:

@@ -159,12 +159,8 @@ def dataset(source, users, *, batch_size, image_size, training, load_size=None, 
     if cache:
         ds = ds.cache()
     if training:
-        if cache:
-            ds = ds.shuffle(min(size, 2048), seed=seed)
-        if repeat:
-            ds = ds.repeat()
         augment = data.jointly(data.augmentation(image_size, flip))
-        ds = tf.data.Dataset.zip((ds, tf.data.Dataset.random(seed=seed).batch(2)))
+        ds = data.with_seeds(ds, size, cache=cache, repeat=repeat, seed=seed)
         ds = ds.map(lambda sample, s: (augment(*sample[0], s), sample[1]),
                     num_parallel_calls=tf.data.AUTOTUNE)
 

@@ -32,11 +32,7 @@ flags.DEFINE_string("style", None, "The name of a style stored in the model (a t
 
 def main(argv):
     """Enhance --input with the preference of --preferred or --style, writing PNGs to --output."""
-    if len(argv) > 1:
-        raise cli.usage_error(f"unexpected arguments: {' '.join(argv[1:])}")
-    for name in ("model", "input", "output"):
-        if not getattr(FLAGS, name):
-            raise cli.usage_error(f"--{name} is required")
+    cli.check_arguments(argv, FLAGS, "model", "input", "output")
     if bool(FLAGS.preferred) == bool(FLAGS.style):
         raise cli.usage_error("give exactly one of --preferred=DIR (photos the user likes) and "
                               "--style=NAME (a style stored in the model)")

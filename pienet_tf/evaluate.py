@@ -81,11 +81,7 @@ def _pairs(source, user):
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise cli.usage_error(f"unexpected arguments: {' '.join(argv[1:])}")
-    for name in ("model", "data"):
-        if not getattr(FLAGS, name):
-            raise cli.usage_error(f"--{name} is required")
+    cli.check_arguments(argv, FLAGS, "model", "data")
     try:
         counts = sorted({int(n) for n in FLAGS.num_preferred})
     except ValueError:
