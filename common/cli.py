@@ -31,6 +31,18 @@ def check_arguments(argv, flag_values, *required):
             raise usage_error(f"--{name} is required")
 
 
+def exit_after(work):
+    """Run `work()`, which returns how many inputs failed (each named on stderr), and exit with the code
+    of the module docstring: a FileNotFoundError or ValueError from it is a bad argument (a missing
+    model or folder), printed and exit 2."""
+    try:
+        failed = work()
+    except (FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+    sys.exit(1 if failed else 0)
+
+
 def run(main):
     """app.run(main) with the exit codes above."""
     app.run(main, flags_parser=parse_flags)

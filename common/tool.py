@@ -6,8 +6,6 @@ files could not be read, 2 bad arguments (a missing or unparsable flag, no Saved
 Inputs are never overwritten.
 """
 
-import sys
-
 from absl import flags
 
 from common import cli, export, images
@@ -21,11 +19,6 @@ FLAGS = flags.FLAGS
 def main(argv):
     """Run the SavedModel's serving_default over --input, writing PNGs to --output."""
     cli.check_arguments(argv, FLAGS, "model", "input", "output")
-    try:
-        serve = export.load_serving(FLAGS.model)
-        failed = images.process_files(FLAGS.input, FLAGS.output, serve)
-    except (FileNotFoundError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
-    sys.exit(1 if failed else 0)
+    cli.exit_after(lambda: images.process_files(FLAGS.input, FLAGS.output,
+                                                export.load_serving(FLAGS.model)))
 

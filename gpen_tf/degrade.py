@@ -16,7 +16,6 @@ Exit codes: 0 all written; 1 some input files could not be read (named on stderr
 """
 
 import os
-import sys
 import zlib
 
 import numpy as np
@@ -67,14 +66,13 @@ def main(argv):
         return lambda image: degraded_pair(image, seed=FLAGS.seed, size=FLAGS.size,
                                            options=options)[which]
 
-    try:
+    def write():
         failed = images.process_files(FLAGS.input, FLAGS.output, copy(0))
         if FLAGS.clean_output:
             failed = max(failed, images.process_files(FLAGS.input, FLAGS.clean_output, copy(1)))
-    except (FileNotFoundError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
-    sys.exit(1 if failed else 0)
+        return failed
+
+    cli.exit_after(write)
 
 
 if __name__ == "__main__":

@@ -17,8 +17,6 @@ arguments (a missing flag, both or neither of --preferred and --style, an unknow
 SavedModel in --model, no images in --input or --preferred, --output holding the inputs).
 """
 
-import sys
-
 import tensorflow as tf
 from absl import flags
 
@@ -36,25 +34,26 @@ def main(argv):
     if bool(FLAGS.preferred) == bool(FLAGS.style):
         raise cli.usage_error("give exactly one of --preferred=DIR (photos the user likes) and "
                               "--style=NAME (a style stored in the model)")
-    try:
-        model = load(FLAGS.model)
-        if FLAGS.style:
-            try:
-                vector, failed = stored_style(model, FLAGS.style), 0
-            except KeyError as err:
-                raise cli.usage_error(f"--style={FLAGS.style}: {err.args[0]}") from None
-        else:
-            vector, failed = preferred_style(model, FLAGS.preferred)
-        serve = model.signatures["serving_default"]
+    cli.exit_after(_enhance)
 
-        def enhance(image):
-            return serve(images=tf.constant(image[None]), preference=vector)["images"][0].numpy()
 
-        failed += images.process_files(FLAGS.input, FLAGS.output, enhance)
-    except (FileNotFoundError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
-    sys.exit(1 if failed else 0)
+def _enhance():
+    """Enhance --input into --output with --style's vector or that of the photos in --preferred;
+    returns how many files could not be read. An unknown style is a usage error naming the stored ones."""
+    model = load(FLAGS.model)
+    if FLAGS.preferred:
+        vector, failed = preferred_style(model, FLAGS.preferred)
+    else:
+        try:
+            vector, failed = stored_style(model, FLAGS.style), 0
+        except KeyError as err:
+            raise cli.usage_error(f"--style={FLAGS.style}: {err.args[0]}") from None
+    serve = model.signatures["serving_default"]
+
+    def enhance(image):
+        return serve(images=tf.constant(image[None]), preference=vector)["images"][0].numpy()
+
+    return failed + images.process_files(FLAGS.input, FLAGS.output, enhance)
 
 
 if __name__ == "__main__":
