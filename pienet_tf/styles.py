@@ -2,9 +2,11 @@
 
 PieNet learns from many users who retouched the same photos (FiveK's experts A-E, plus preset- and
 algorithm-made styles in the paper). The demo has no retoucher, so each user here is a fixed preset, a
-plausible photo edit of its own: warm, cool, bright, faded, punchy, noir (train) and moody, vintage,
-teal_orange (held out: the model never sees them in training and must follow them from a handful of
-preferred photos, as the paper's new users).
+plausible photo edit of its own. Fourteen train (warm, cool, bright, faded, punchy, noir, dark, muted,
+contrast, golden, matte_cool, green_tint, magenta_tint, cross_process) and three are held out (moody,
+vintage, teal_orange: the model never sees them in training and must follow them from a handful of
+preferred photos, as the paper's new users). A new user can only be followed if the training users span
+tastes like theirs (the paper trains on 20 users); with six training users the held-out ones were not.
 
 Every preset maps uint8 photos [..., H, W, 3] to uint8 photos of the same shape, pixel by pixel
 (no randomness), so that it also works on a batch and inside tf.data.
@@ -88,7 +90,49 @@ def teal_orange(x):
     return _s_curve(x, 0.3) + tone
 
 
-_PRESETS = (warm, cool, bright, faded, punchy, noir, moody, vintage, teal_orange)
+def dark(x):
+    """Underexposed on purpose: midtones pressed down by gamma 1.8."""
+    return x ** 1.8
+
+
+def muted(x):
+    """Quiet colour: saturation x0.4."""
+    return _saturate(x, 0.4)
+
+
+def contrast(x):
+    """A full S-curve: deeper shadows, brighter highlights, colour kept."""
+    return _s_curve(x, 1.0)
+
+
+def golden(x):
+    """Golden hour: lifted midtones (gamma 0.8) with a strong warm balance."""
+    return _gains(x ** 0.8, 1.12, 1.0, 0.72)
+
+
+def matte_cool(x):
+    """Faded and cold: levels 0.2-0.85 and a strong blue balance."""
+    return _gains(_levels(x, 0.2, 0.85), 0.8, 1.0, 1.2)
+
+
+def green_tint(x):
+    """A green cast, as under fluorescent light."""
+    return _gains(x, 0.88, 1.08, 0.9)
+
+
+def magenta_tint(x):
+    """A magenta cast."""
+    return _gains(x, 1.08, 0.86, 1.08)
+
+
+def cross_process(x):
+    """Split toning another way: shadows red-magenta, highlights green."""
+    tone = (2.0 * _luma(x) - 1.0) * tf.constant([-0.12, 0.1, -0.04])
+    return _s_curve(x, 0.3) + tone
+
+
+_PRESETS = (warm, cool, bright, faded, punchy, noir, dark, muted, contrast, golden, matte_cool,
+            green_tint, magenta_tint, cross_process, moody, vintage, teal_orange)
 NAMES = tuple(fn.__name__ for fn in _PRESETS)
 HELD_OUT = ("moody", "vintage", "teal_orange")
 TRAIN = tuple(name for name in NAMES if name not in HELD_OUT)

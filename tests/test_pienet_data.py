@@ -51,7 +51,7 @@ def test_presets_are_uint8_deterministic_distinct_and_split(photos):
         outputs[name] = out.astype(float)
     for a, b in itertools.combinations(styles.NAMES, 2):
         assert np.abs(outputs[a] - outputs[b]).mean() > 8, (a, b)  # mean levels apart (of 255)
-    assert len(styles.NAMES) == 9 and len(styles.HELD_OUT) == 3
+    assert len(styles.NAMES) == 17 and len(styles.HELD_OUT) == 3
     assert set(styles.TRAIN) | set(styles.HELD_OUT) == set(styles.NAMES)
     assert not set(styles.TRAIN) & set(styles.HELD_OUT)
     with pytest.raises(ValueError, match="unknown style 'sunny'.*warm, cool"):
@@ -87,6 +87,19 @@ def test_each_preset_does_what_its_name_says():
     teal_orange = _styled("teal_orange", ramp)
     shadows, highlights = teal_orange[:, 30:80].mean((0, 1)), teal_orange[:, 180:230].mean((0, 1))
     assert shadows[2] > shadows[0] + 10 and highlights[0] > highlights[2] + 10
+    assert _styled("dark", colours).mean() < colours.mean() - 30
+    assert _saturation(_styled("muted", colours)) < 0.6 * _saturation(colours)
+    assert _luma(_styled("contrast", colours)).std() > _luma(colours).std()
+    golden = _styled("golden", colours)
+    assert rb(golden) > 1.4 * rb(colours) and golden.mean() > colours.mean()
+    matte_cool = _styled("matte_cool", ramp)
+    assert matte_cool.min() > 35 and rb(matte_cool) < 0.8 * rb(ramp)  # lifted blacks, cold
+    green, magenta = (_styled(n, colours).mean((0, 1)) / colours.mean((0, 1))
+                      for n in ("green_tint", "magenta_tint"))
+    assert np.argmax(green) == 1 and np.argmin(magenta) == 1  # green raised / lowered the most
+    cross = _styled("cross_process", ramp)
+    shadows, highlights = cross[:, 30:80].mean((0, 1)), cross[:, 180:230].mean((0, 1))
+    assert shadows[0] > shadows[1] + 10 and highlights[1] > highlights[0] + 10
 
 
 # --- folder sources --------------------------------------------------------------------------------
