@@ -9,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from common import images
+from common import distribute, images
 
 
 class Checkpoint(keras.callbacks.Callback):
@@ -18,6 +18,7 @@ class Checkpoint(keras.callbacks.Callback):
     The checkpoint is `latest.weights.h5` plus `state.json` (epoch, model class and config). Both are
     written to a temporary file and renamed, so a run killed while saving keeps the previous one.
     An epoch whose logs hold a NaN or infinity stops training without overwriting the last good one.
+    Under multi-worker training only the chief writes, and every worker resumes from its files.
     """
 
     def __init__(self, directory):
@@ -30,10 +31,13 @@ class Checkpoint(keras.callbacks.Callback):
         return {"model": type(self.model).__name__, "config": self.model.get_config()}
 
     def on_train_begin(self, logs=None):
-        if not os.path.exists(self.state_path):
+        state = self._read_state()
+        if not distribute.same_on_every_worker(self.model.distribute_strategy,
+                                               state["epoch"] if state else 0):
+            raise ValueError(f"the workers found different checkpoints in {self.directory}: "
+                             "--model_dir must be on a file system that every worker sees")
+        if state is None:
             return
-        with open(self.state_path) as f:
-            state = json.load(f)
         mine = self._describe()
         if state["model"] != mine["model"]:
             raise ValueError(
@@ -51,6 +55,12 @@ class Checkpoint(keras.callbacks.Callback):
         self.model._initial_epoch = state["epoch"]  # the same hook keras' BackupAndRestore uses
         logging.info("resumed from %s at epoch %d", self.directory, state["epoch"])
 
+    def _read_state(self):
+        if not os.path.exists(self.state_path):
+            return None
+        with open(self.state_path) as f:
+            return json.load(f)
+
     def on_epoch_end(self, epoch, logs=None):
         bad = [k for k, v in (logs or {}).items() if not math.isfinite(float(v))]
         if bad:
@@ -59,32 +69,36 @@ class Checkpoint(keras.callbacks.Callback):
                           self.directory)
             self.model.stop_training = True
             return
-        os.makedirs(self.directory, exist_ok=True)
-        tmp = os.path.join(self.directory, "saving.weights.h5")
-        self.model.save_weights(tmp)
-        os.replace(tmp, self.weights_path)
-        state = dict(self._describe(), epoch=epoch + 1)
-        with open(self.state_path + ".tmp", "w") as f:
-            json.dump(state, f, indent=1)
-        os.replace(self.state_path + ".tmp", self.state_path)
+        with distribute.chief_path(self.directory, self.model.distribute_strategy) as directory:
+            os.makedirs(directory, exist_ok=True)
+            tmp = os.path.join(directory, "saving.weights.h5")
+            self.model.save_weights(tmp)
+            os.replace(tmp, os.path.join(directory, os.path.basename(self.weights_path)))
+            state_path = os.path.join(directory, os.path.basename(self.state_path))
+            with open(state_path + ".tmp", "w") as f:
+                json.dump(dict(self._describe(), epoch=epoch + 1), f, indent=1)
+            os.replace(state_path + ".tmp", state_path)
 
 
 class SampleGrid(keras.callbacks.Callback):
-    """After every `every` epochs, write the model's sample grid of `batch` as PNG and to TensorBoard."""
+    """After every `every` epochs, write the model's sample grid of `batch` as PNG and to TensorBoard
+    (on the chief only: drawing it needs no other worker)."""
 
     def __init__(self, batch, directory, log_dir=None, every=1):
         super().__init__()
         self.batch = batch
         self.directory = directory
         self.every = every
-        self.writer = tf.summary.create_file_writer(log_dir) if log_dir else None
+        self.log_dir = log_dir
+        self.writer = None  # made on first use, so that no other worker opens an event file
 
     def on_epoch_end(self, epoch, logs=None):
-        if (epoch + 1) % self.every:
+        if (epoch + 1) % self.every or not distribute.is_chief(self.model.distribute_strategy):
             return
         grid = images.tile_grid(self.model.sample_rows(self.batch))
         images.write_image(os.path.join(self.directory, f"epoch_{epoch + 1:04d}.png"), grid)
-        if self.writer:
+        if self.log_dir:
+            self.writer = self.writer or tf.summary.create_file_writer(self.log_dir)
             with self.writer.as_default():
                 tf.summary.image("samples", grid[None], step=epoch + 1)
             self.writer.flush()
@@ -94,7 +108,7 @@ def standard(model_dir, sample_batch=None, sample_every=1):
     """The callbacks of a training run in model_dir: checkpoints/, samples/ and logs/ (TensorBoard)."""
     log_dir = os.path.join(model_dir, "logs")
     callbacks = [Checkpoint(os.path.join(model_dir, "checkpoints")),
-                 keras.callbacks.TensorBoard(log_dir, write_graph=False)]
+                 distribute.TensorBoard(log_dir, write_graph=False)]
     if sample_batch is not None:
         callbacks.append(SampleGrid(sample_batch, os.path.join(model_dir, "samples"), log_dir,
                                     sample_every))

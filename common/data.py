@@ -13,9 +13,12 @@ Any folder may be written DIR@LIST: only the files of DIR named in the text file
 line, with or without extension) are used, the way FiveK's train/test split files are given, e.g.
 `paired:fivek/input@fivek/test.txt,fivek/expert_c`.
 
-A one-domain source gives uint8 images [H, W, C]; the others give (a, b) pairs. Files are decoded by
-`common.images.read_image`, the same reader the command-line tools use, so an unreadable file is named:
-with `on_bad_image="skip"` it is dropped with a warning, with `"fatal"` the run stops with its name.
+A one-domain source gives uint8 images [H, W, C]; the others give (a, b) pairs. Every image has the
+pixels of `common.images.read_image`, the reader the command-line tools use. Plain JPEG, PNG and BMP
+files (a look at each header when the file list is built tells; see NATIVE) are decoded by TF ops,
+which run in parallel; the rest (TIFF, WEBP, GIF, CMYK, alpha, EXIF orientation, ...) and any file TF
+fails on are read by read_image, so an unreadable file is named: with `on_bad_image="skip"` it is
+dropped with a warning, with `"fatal"` the run stops with its name.
 """
 
 import dataclasses
@@ -71,6 +74,49 @@ def _existing_dir(entry):
 
 # -- decoding ------------------------------------------------------------------------------------
 
+# Pillow format -> the modes in which TF's decoder gives read_image's very pixels for a plain file
+# (images.peek), compared bit for bit: JPEG (and MPO, phones' multi-picture JPEG) with libjpeg's
+# accurate integer DCT, as Pillow's (TF's default fast DCT was up to 9 levels off on the demo photos),
+# 8- and 16-bit RGB PNG, 1-bit, grayscale and palette PNG, 24-bit BMP. The rest goes through Pillow:
+# GIF (TF decodes some corrupt GIFs that Pillow rejects), TIFF, WEBP, CMYK JPEG, 16-bit grayscale
+# (Pillow rounds, TF truncates), 8-bit palette BMP (TF reads the indices), alpha, transparency and
+# EXIF orientation.
+NATIVE = {"JPEG": {"L", "RGB"}, "MPO": {"L", "RGB"}, "PNG": {"1", "L", "P", "RGB"}, "BMP": {"RGB"}}
+
+
+def _decoder(path):
+    """How a file is decoded: "jpeg" or "image" (tf.io.decode_jpeg / decode_image), "" by Pillow."""
+    fmt, mode, plain = images.peek(path) or ("", "", False)
+    if not plain or mode not in NATIVE.get(fmt, ()):
+        return ""
+    return "jpeg" if fmt in ("JPEG", "MPO") else "image"
+
+
+def _file_table(*columns):
+    """A dataset of (paths, decoders), each a [k] string tensor for k columns (one, or two: pairs)."""
+    paths = tf.transpose(tf.constant(columns, tf.string))
+    decoders = tf.transpose(tf.constant([[_decoder(p) for p in c] for c in columns], tf.string))
+    return tf.data.Dataset.from_tensor_slices((paths, decoders))
+
+
+def _decode_native(path, decoder):
+    """One file's uint8 [H, W, 3] image by TF ops."""
+    contents = tf.io.read_file(path)
+    return tf.cond(
+        tf.equal(decoder, "jpeg"),
+        lambda: tf.io.decode_jpeg(contents, channels=3, dct_method="INTEGER_ACCURATE"),
+        lambda: tf.io.decode_image(contents, channels=3, expand_animations=False))
+
+
+def _native(paths, decoders):
+    """The images of one element decoded by TF ops; a pair of different sizes is an error too."""
+    out = [_decode_native(paths[i], decoders[i]) for i in range(paths.shape[0])]
+    if len(out) == 2:
+        same = tf.debugging.assert_equal(tf.shape(out[0]), tf.shape(out[1]))
+        with tf.control_dependencies([same]):
+            out = [tf.identity(image) for image in out]
+    return out[0] if len(out) == 1 else tuple(out)
+
 
 def _decode(on_bad_image, *paths):
     """Read one image, or a pair that must be the same size, through common.images.
@@ -92,15 +138,36 @@ def _decode(on_bad_image, *paths):
     return [tf.constant(a) for a in arrays]
 
 
-def _decode_files(paths, on_bad_image):
-    """A dataset of paths (or path pairs) -> a dataset of uint8 images (or pairs), bad ones removed."""
-    def load(*p):
-        out = tf.py_function(lambda *t: _decode(on_bad_image, *t), p, [tf.uint8] * len(p))
-        for image in out:
-            image.set_shape([None, None, 3])
-        return out[0] if len(out) == 1 else tuple(out)
+def _pillow(paths, on_bad_image):
+    """The images of one element through _decode, empty if skipped."""
+    out = tf.py_function(lambda *t: _decode(on_bad_image, *t), tf.unstack(paths),
+                         [tf.uint8] * paths.shape[0])
+    for image in out:
+        image.set_shape([None, None, 3])
+    return out[0] if len(out) == 1 else tuple(out)
 
-    ds = paths.map(load, num_parallel_calls=tf.data.AUTOTUNE)
+
+def _decode_files(table, on_bad_image):
+    """A dataset of (paths, decoders) -> a dataset of uint8 images (or pairs), bad ones removed.
+
+    TF ops decode an element when all its files have a decoder, outside Python's lock. TF's errors do
+    not name the file, so an element TF fails on (a pair of different sizes too) is read again by
+    Pillow (_decode), which names a bad file, skipping it with a warning or stopping with its name,
+    and reads what TF cannot. So each element becomes a small dataset, the TF decoding with its errors
+    ignored followed by the Pillow reading, of which the first element is taken: Pillow runs only
+    when TF gave nothing.
+    """
+    def load(paths, decoders):
+        native = (tf.data.Dataset.from_tensors((paths, decoders))
+                  .filter(lambda _, d: tf.reduce_all(d != ""))
+                  .map(_native)
+                  .ignore_errors())
+        pillow = tf.data.Dataset.from_tensors(paths).map(lambda p: _pillow(p, on_bad_image))
+        return native.concatenate(pillow).take(1)
+
+    # Each input gives exactly one element (images, empty ones if skipped, or an error), so the
+    # interleave keeps the files' order.
+    ds = table.interleave(load, num_parallel_calls=tf.data.AUTOTUNE)
     return ds.filter(lambda *im: tf.size(im[0]) > 0)
 
 
@@ -161,8 +228,7 @@ def read(source, *, on_bad_image="skip", shuffle=False, seed=None):
         return _read_tfds(src)
     if src.kind in ("folder", "ab", "demo"):
         files = demo.files(src.split, src.name) if src.kind == "demo" else _folder_files(src.paths[0])
-        ds = _decode_files(shuffled(tf.data.Dataset.from_tensor_slices(files), len(files)),
-                           on_bad_image)
+        ds = _decode_files(shuffled(_file_table(files), len(files)), on_bad_image)
         if src.kind == "ab":
             ds = ds.map(_split_ab)
         elif src.kind == "demo" and src.name in demo.PAIRS:
@@ -170,13 +236,13 @@ def read(source, *, on_bad_image="skip", shuffle=False, seed=None):
         return ds, len(files)
     if src.kind == "paired":
         files_a, files_b = _paired_files(*src.paths)
-        pairs = tf.data.Dataset.from_tensor_slices((files_a, files_b))
+        pairs = _file_table(files_a, files_b)
         return _decode_files(shuffled(pairs, len(files_a)), on_bad_image), len(files_a)
     # unpaired: each domain is read on its own and repeated, the epoch being the larger domain
     files = [_folder_files(p) for p in src.paths]
     size = max(len(f) for f in files)
-    domains = [_decode_files(shuffled(tf.data.Dataset.from_tensor_slices(f), len(f)),
-                             on_bad_image).repeat() for f in files]
+    domains = [_decode_files(shuffled(_file_table(f), len(f)), on_bad_image).repeat()
+               for f in files]
     return tf.data.Dataset.zip(tuple(domains)).take(size), size
 
 

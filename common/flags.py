@@ -34,6 +34,11 @@ flags.DEFINE_enum("xla", "auto", runtime.XLA_MODES, "Compile the train step with
 flags.DEFINE_enum("strategy", "auto", runtime.STRATEGIES,
                   "tf.distribute strategy; multi_worker reads the cluster from TF_CONFIG.")
 flags.DEFINE_string("tpu", None, "TPU name or address for --strategy=tpu.")
+flags.DEFINE_integer("cpu_devices", 1, "Split the CPU into this many logical devices, so that "
+                     "--strategy=mirrored can be tried on a machine without GPUs.", lower_bound=1)
+flags.DEFINE_boolean("sync_batch_norm", True, "Under a strategy with several replicas, batch norm "
+                     "uses the statistics of the global batch (false: each replica its own share's, "
+                     "as PyTorch's DataParallel).")
 flags.DEFINE_integer("seed", None, "Random seed for weights, shuffling and augmentation.")
 flags.DEFINE_boolean("deterministic", False, "Make TensorFlow ops deterministic (slower).")
 flags.DEFINE_enum("on_bad_image", "skip", data.ON_BAD_IMAGE,

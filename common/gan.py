@@ -9,6 +9,8 @@ saving: optimizer state goes into `.weights.h5` with the networks, so a checkpoi
 import keras
 import tensorflow as tf
 
+from common import distribute, layers
+
 
 def adam(learning_rate, beta_1):
     """Adam as PyTorch and TF1 define it (epsilon 1e-8; Keras' default is 1e-7), beta_2 0.999."""
@@ -39,18 +41,22 @@ def run_if(pred, fn, *args):
     tf.distribute.get_replica_context().merge_call(cross_replica, args=(pred, *args))
 
 
-class GANModel(keras.Model):
-    """A generator and a discriminator trained with a custom `train_step`."""
+class GANModel(distribute.ReplicaSafeFit, keras.Model):
+    """A generator and a discriminator trained with a custom `train_step`, under any strategy."""
 
-    def __init__(self, metric_names, **kwargs):
+    def __init__(self, metric_names, sync_batch_norm=True, **kwargs):
         super().__init__(**kwargs)
         self._trackers = {n: keras.metrics.Mean(name=n) for n in metric_names}
         self.g_optimizer = None
         self.d_optimizer = None
         self.options = {}  # the constructor's arguments, which get_config returns
+        # Under a strategy of several replicas batch norm sees the global batch; with False each
+        # replica normalises its own share (as PyTorch's DataParallel) and keeps its own moving
+        # statistics, of which checkpoints hold replica 0's.
+        self.sync_batch_norm = sync_batch_norm
 
     def get_config(self):
-        return {**super().get_config(), **self.options}
+        return {**super().get_config(), **self.options, "sync_batch_norm": self.sync_batch_norm}
 
     def call(self, inputs, training=False):
         return self.generator(inputs, training=training)
@@ -99,6 +105,12 @@ class GANModel(keras.Model):
         optimizer.build(variables)
         return optimizer
 
+    def make_train_function(self, force=False):
+        # Decided here, where the strategy the model trains under is known.
+        layers.synchronize_batch_norm(self, self.sync_batch_norm
+                                      and self.distribute_strategy.num_replicas_in_sync > 1)
+        return super().make_train_function(force)
+
     def get_compile_config(self):
         if not self.compiled:
             return {}
@@ -130,7 +142,7 @@ class GANModel(keras.Model):
         """Update the named trackers and return their running means, the logs `fit` prints."""
         for name, value in values.items():
             self._trackers[name].update_state(value)
-        return {name: self._trackers[name].result() for name in values}
+        return self.replica_logs({name: self._trackers[name].result() for name in values})
 
     @property
     def metrics(self):

@@ -5,12 +5,13 @@ around as a uint8 numpy array of shape [H, W, 3] (RGB).
 """
 
 import os
+import struct
 import sys
 import uuid
 
 import numpy as np
 from keras.utils import Progbar
-from PIL import Image, ImageOps
+from PIL import ExifTags, Image, ImageOps
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
@@ -20,6 +21,8 @@ _RGB_MODES = {"1", "L", "P", "RGB", "CMYK", "YCbCr"}
 _ALPHA_MODES = {"LA", "La", "PA", "RGBA", "RGBa"}
 # Single-channel 16-bit (or 32-bit integer) modes, e.g. 16-bit PNG and TIFF.
 _WIDE_MODES = {"I", "I;16", "I;16L", "I;16B", "I;16N"}
+# Where Pillow's getexif finds an orientation: EXIF, ImageMagick's raw profile, XMP.
+_ORIENTATION_KEYS = ("exif", "Raw profile type exif", "XML:com.adobe.xmp", "xmp")
 
 
 class ImageReadError(Exception):
@@ -58,6 +61,39 @@ def read_image(path):
         raise ImageReadError(path, "not an image file (or an unsupported format)") from e
     except Exception as e:  # Pillow signals bad data with many exception types.
         raise ImageReadError(path, f"corrupt or truncated image ({e})") from e
+
+
+def peek(path):
+    """(format, mode, plain) of an image file from its header, or None if Pillow cannot open it.
+
+    Nothing is decoded, so this is cheap and a corrupt file may pass: read_image is the check.
+    `plain`: read_image only converts the mode, with no transparency to composite over white and
+    no EXIF orientation to apply. A PNG with chunks after its pixels, which Pillow reads only when
+    decoding, is not called plain.
+    """
+    try:
+        with Image.open(path) as img:
+            if img.format == "PNG" and not _png_ends_with_pixels(img.fp, img.tile[0].offset - 8):
+                return img.format, img.mode, False
+            # Skip getexif when nothing holds EXIF: for a PNG it would decode the pixels.
+            tagged = any(key in img.info for key in _ORIENTATION_KEYS)
+            orientation = img.getexif().get(ExifTags.Base.Orientation) if tagged else None
+            # exif_transpose turns orientations 2 to 8 only.
+            plain = orientation not in range(2, 9) and "transparency" not in img.info
+            return img.format, img.mode, plain
+    except Exception:  # Pillow signals bad data with many exception types.
+        return None
+
+
+def _png_ends_with_pixels(f, offset):
+    """Whether only IEND follows the run of IDAT chunks that starts at `offset` in PNG file f."""
+    f.seek(offset)
+    while len(head := f.read(8)) == 8:
+        length, kind = struct.unpack(">I4s", head)
+        if kind != b"IDAT":
+            return kind == b"IEND"
+        f.seek(length + 4, os.SEEK_CUR)  # the data and its CRC
+    return False
 
 
 def _to_rgb_array(img, path):

@@ -1,11 +1,15 @@
 """Network pieces shared by the generators and discriminators.
 
-Only Keras layers and `keras.ops` are used here, so the same networks run under every Keras backend.
+Only Keras layers and `keras.ops` are used here, so the same networks run under every Keras backend
+(`Dropout` asks `tf.distribute` which replica it runs on, which is replica 0 of 1 elsewhere).
 Conventions follow the official PyTorch code the models come from: BatchNorm eps 1e-5 and momentum 0.1
 (Keras momentum 0.9), LeakyReLU slope 0.2, N(0, 0.02) initialisation.
 """
 
 import keras
+from keras import ops
+
+from common import distribute
 
 NORMALIZATIONS = ("batch", "instance", "none")
 
@@ -45,3 +49,28 @@ def normalization(kind, name=None):
 def leaky_relu(name=None):
     # Keras' default slope is 0.3; every paper here uses 0.2.
     return keras.layers.LeakyReLU(negative_slope=0.2, name=name)
+
+
+def synchronize_batch_norm(model, synchronized):
+    """Set whether every BatchNormalization inside `model` normalises with the statistics of the
+    global batch across replicas (Keras' `synchronized`, read when a train step is traced)."""
+    def walk(layer):
+        yield layer
+        for sub in getattr(layer, "layers", ()):
+            yield from walk(sub)
+
+    for layer in walk(model):
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.synchronized = synchronized
+
+
+class Dropout(keras.layers.Dropout):
+    """Keras' Dropout whose masks differ between replicas: the mask of the global batch is drawn
+    and each replica keeps its rows (`distribute.replica_share`), as one device would drop."""
+
+    def call(self, inputs, training=False):
+        if not training or not self.rate:
+            return inputs
+        uniform = distribute.replica_share(
+            lambda full: keras.random.uniform(full, seed=self.seed_generator), ops.shape(inputs))
+        return ops.where(uniform >= self.rate, inputs / (1.0 - self.rate), ops.zeros_like(inputs))

@@ -55,11 +55,12 @@ def gradient_penalty(critic, real, fake, form="squared"):
     return tf.reduce_mean(tf.square(norms - 1.0))
 
 
-def triplet(anchor, positive, negatives, margin=0.2, valid=None):
+def triplet(anchor, positive, negatives, margin=0.2, valid=None, count=None):
     """The triplet loss max(0, ||a - p||^2 - ||a - n||^2 + margin), averaged over the valid triplets.
 
     anchor, positive: [N, D]; negatives: [N, M, D], M candidates per anchor; valid: optional bool
     [N, M] choosing the (anchor, negative) pairs that count (all if None). 0 when none is valid.
+    `count` replaces the number of valid triplets as the divisor (e.g. their mean over replicas).
     PieNet (margin 0.2) uses it with unit vectors, where ||a - b||^2 = 2 - 2 cos(a, b).
     """
     anchor, positive, negatives = (ops.cast(t, "float32") for t in (anchor, positive, negatives))
@@ -67,7 +68,8 @@ def triplet(anchor, positive, negatives, margin=0.2, valid=None):
     to_negatives = ops.sum(ops.square(anchor[:, None, :] - negatives), axis=-1)  # [N, M]
     hinge = ops.relu(to_positive[:, None] - to_negatives + margin)
     weights = ops.ones_like(hinge) if valid is None else ops.cast(valid, "float32")
-    return ops.sum(hinge * weights) / ops.maximum(ops.sum(weights), 1.0)
+    count = ops.sum(weights) if count is None else count
+    return ops.sum(hinge * weights) / ops.maximum(count, 1.0)
 
 
 def weighted_tv(images, guide):

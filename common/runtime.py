@@ -5,6 +5,8 @@ import dataclasses
 import keras
 import tensorflow as tf
 
+from common import distribute
+
 STRATEGIES = ("auto", "default", "mirrored", "multi_worker", "tpu")
 PRECISIONS = ("auto", "off", "float16", "bfloat16")
 XLA_MODES = ("auto", "on", "off")
@@ -36,15 +38,22 @@ class Runtime:
 
 
 def make_strategy(name, tpu=None):
-    """A tf.distribute strategy; `auto` mirrors over the GPUs when there are several."""
+    """A tf.distribute strategy; `auto` mirrors over the GPUs when there are several.
+
+    `mirrored` takes every GPU, or, on a machine without one, every logical CPU device (see
+    `configure(cpu_devices=...)`).
+    """
     if name not in STRATEGIES:
         raise ValueError(f"strategy must be one of {STRATEGIES}, got {name!r}")
+    gpus = tf.config.list_physical_devices("GPU")
     if name == "auto":
-        name = "mirrored" if len(tf.config.list_physical_devices("GPU")) > 1 else "default"
+        name = "mirrored" if len(gpus) > 1 else "default"
     if name == "default":
         return tf.distribute.get_strategy()
     if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
+        if gpus:
+            return tf.distribute.MirroredStrategy()
+        return tf.distribute.MirroredStrategy([d.name for d in tf.config.list_logical_devices("CPU")])
     if name == "multi_worker":  # the cluster comes from the TF_CONFIG environment variable
         return tf.distribute.MultiWorkerMirroredStrategy()
     resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu or "")
@@ -54,11 +63,14 @@ def make_strategy(name, tpu=None):
 
 
 def configure(strategy="auto", mixed_precision="off", xla="auto", seed=None, deterministic=False,
-              tpu=None):
+              tpu=None, cpu_devices=1):
     """Set up the process for training and return what was chosen.
 
-    The precision policy is global in Keras, so call this before building a model.
+    The precision policy is global in Keras, so call this before building a model. `cpu_devices` > 1
+    splits the CPU into that many logical devices first, for `mirrored` without GPUs.
     """
+    if cpu_devices > 1:
+        distribute.split_cpu(cpu_devices)
     if mixed_precision not in PRECISIONS:
         raise ValueError(f"mixed_precision must be one of {PRECISIONS}, got {mixed_precision!r}")
     if xla not in XLA_MODES:

@@ -9,7 +9,7 @@ import os
 
 from absl import app, logging
 
-from common import callbacks, data, runtime, schedules
+from common import callbacks, data, distribute, runtime, schedules
 from common.flags import FLAGS
 
 
@@ -22,9 +22,14 @@ def setup():
     if FLAGS.decay_epochs >= FLAGS.epochs:
         raise app.UsageError(f"--decay_epochs={FLAGS.decay_epochs} must be smaller than "
                              f"--epochs={FLAGS.epochs}")
+    chosen = runtime.configure(FLAGS.strategy, FLAGS.mixed_precision, FLAGS.xla, FLAGS.seed,
+                               FLAGS.deterministic, FLAGS.tpu, FLAGS.cpu_devices)
+    replicas = chosen.strategy.num_replicas_in_sync
+    if FLAGS.batch_size % replicas:
+        raise app.UsageError(f"--batch_size={FLAGS.batch_size} is the global batch: it must divide "
+                             f"by the {replicas} replicas of --strategy={FLAGS.strategy}")
     os.makedirs(FLAGS.model_dir, exist_ok=True)
-    return runtime.configure(FLAGS.strategy, FLAGS.mixed_precision, FLAGS.xla, FLAGS.seed,
-                             FLAGS.deterministic, FLAGS.tpu)
+    return chosen
 
 
 def dataset(flag_name, **kwargs):
@@ -68,8 +73,16 @@ def fit_and_export(model, train_ds, steps, *, val_ds=None, val_steps=None, sampl
     training finished (it stops early on a non-finite loss).
     """
     # Known validation steps: the pipeline's filter hides the size, and keras warns at its end.
+    # Under several replicas a last, partial batch may leave a replica with no example, which
+    # TensorFlow cannot run; so the replicas validate on full batches only.
     if val_ds is not None and val_steps is None:
-        val_steps = FLAGS.validation_steps or _batches("val_data", True)
+        replicas = model.distribute_strategy.num_replicas_in_sync
+        val_steps = FLAGS.validation_steps or _batches("val_data", round_up=replicas == 1)
+        if replicas > 1 and not FLAGS.validation_steps:
+            left_out = data.count(FLAGS.val_data) - val_steps * FLAGS.batch_size
+            if left_out > 0:
+                logging.warning("%d validation images after the last full batch are left out, "
+                                "to split every batch over the %d replicas", left_out, replicas)
     model.fit(train_ds, epochs=epochs or FLAGS.epochs, steps_per_epoch=steps, validation_data=val_ds,
               validation_steps=val_steps,
               callbacks=callbacks.standard(model_dir or FLAGS.model_dir, sample_batch,
@@ -78,8 +91,10 @@ def fit_and_export(model, train_ds, steps, *, val_ds=None, val_steps=None, sampl
         return False
     if FLAGS.export and export_fn:
         path = os.path.join(FLAGS.model_dir, "saved_model")
-        export_fn(model, path)
-        logging.info("exported the SavedModel to %s", path)
+        with distribute.chief_path(path, model.distribute_strategy) as target:
+            export_fn(model, target)
+        if distribute.is_chief(model.distribute_strategy):
+            logging.info("exported the SavedModel to %s", path)
     return True
 
 

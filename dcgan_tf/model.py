@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from common import data, export, images, losses, metrics
+from common import data, distribute, export, images, losses, metrics
 from common.gan import GANModel, adam
 from dcgan_tf import networks
 
@@ -33,6 +33,7 @@ class DCGAN(GANModel):
         self.latent_dim = latent_dim
         self.generator = networks.generator(image_size, channels, latent_dim, ngf)
         self.discriminator = networks.discriminator(image_size, channels, ndf)
+        self.noise_seed = keras.random.SeedGenerator()  # in checkpoints, so a resumed run goes on
         self.built = True
 
     learning_rate = 2e-4
@@ -41,7 +42,7 @@ class DCGAN(GANModel):
         return adam(learning_rate, 0.5), adam(learning_rate, 0.5)
 
     def _noise(self, real):
-        return tf.random.normal([tf.shape(real)[0], self.latent_dim])
+        return distribute.replica_normal([tf.shape(real)[0], self.latent_dim], self.noise_seed)
 
     @staticmethod
     def _images(batch):

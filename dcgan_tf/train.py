@@ -49,7 +49,8 @@ def main(argv):
     steps = training.steps_per_epoch()
     with runtime.strategy.scope():
         model = DCGAN(image_size=FLAGS.image_size, channels=FLAGS.channels,
-                      latent_dim=FLAGS.latent_dim, ngf=FLAGS.ngf, ndf=FLAGS.ndf)
+                      latent_dim=FLAGS.latent_dim, ngf=FLAGS.ngf, ndf=FLAGS.ndf,
+                      sync_batch_norm=FLAGS.sync_batch_norm)
         model.compile(learning_rate=training.learning_rate(DCGAN.learning_rate, steps),
                       jit_compile=runtime.jit_compile)
     training.fit_and_export(

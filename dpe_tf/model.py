@@ -218,7 +218,7 @@ class DPE(GANModel):
         logs["lambda"] = weights[0]
         if self.mode == "2way":
             logs["lambda_inverse"] = weights[1]
-        return logs
+        return self.replica_logs(logs)
 
     def _supervised_step(self, x, y):
         with tf.GradientTape() as tape:

@@ -48,7 +48,8 @@ def main(argv):
                                       FLAGS.num_samples))
     steps = training.steps_per_epoch()
     with runtime.strategy.scope():
-        model = DPE(mode=FLAGS.mode, image_size=FLAGS.image_size)
+        model = DPE(mode=FLAGS.mode, image_size=FLAGS.image_size,
+                    sync_batch_norm=FLAGS.sync_batch_norm)
         # The generator's optimizer steps once per critic_steps batches in the GAN modes, so its
         # schedule counts epochs in generator steps.
         g_steps = steps if FLAGS.mode == "supervised" else steps / model.options["critic_steps"]

@@ -17,7 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from common import data, losses, metrics
+from common import data, distribute, losses, metrics
 from common.gan import GANModel, run_if
 from gpen_tf import networks
 
@@ -109,6 +109,7 @@ class GPEN(GANModel):
                                             **arch)
         self.discriminator = networks.discriminator(size, **arch)
         self.noise_shapes = networks.noise_shapes(size, **arch)
+        self.noise_seed = keras.random.SeedGenerator()  # in checkpoints, so a resumed run goes on
         state = dict(trainable=False, autocast=False, aggregation="only_first_replica")
         self.train_steps = self.add_weight(shape=(), dtype="int64", initializer="zeros",
                                            name="train_steps", **state)
@@ -158,7 +159,7 @@ class GPEN(GANModel):
         """Decoder inputs [z, noise_4, ..., noise_size], all N(0, 1): random, or NumPy from `seed`."""
         shapes = [(self.options["style_dim"],)] + self.noise_shapes
         if seed is None:
-            return [tf.random.normal([batch_size, *s]) for s in shapes]
+            return [distribute.replica_normal([batch_size, *s], self.noise_seed) for s in shapes]
         rng = np.random.default_rng(seed)
         return [rng.standard_normal((batch_size, *s)).astype(np.float32) for s in shapes]
 
@@ -174,9 +175,9 @@ class GPEN(GANModel):
         run_if(tf.equal(step % self.options["d_reg_every"], 0), self._r1_step, clean)
         g_values = self._generator_step(degraded, clean)
         self.train_steps.assign(step + 1)
-        logs = self.track(**d_values, **g_values)
-        logs["r1"] = tf.convert_to_tensor(self.last_r1)  # the last R1 computed, as the official log
-        return logs
+        # The last R1 computed, as the official log shows it.
+        return {**self.track(**d_values, **g_values),
+                **self.replica_logs({"r1": tf.convert_to_tensor(self.last_r1)})}
 
     def _discriminator_step(self, degraded, clean):
         fake = tf.stop_gradient(self._fake(degraded, clean, training=True))

@@ -37,12 +37,26 @@ def _unit(vectors):
 
 def _triplet_of_batch(anchors, retouched, originals, user_ids, margin):
     """The embed stage's triplets: anchor = vector of user i, positive = image i as user i retouched it,
-    negatives = every image another user retouched and every input photo in the batch."""
-    other_user = tf.not_equal(user_ids[:, None], user_ids[None, :])  # [B, B]
-    valid = tf.concat([other_user, tf.ones_like(other_user)], axis=1)  # [B, 2B]
-    candidates = tf.concat([retouched, originals], axis=0)  # [2B, D]
-    negatives = tf.repeat(candidates[None], tf.shape(anchors)[0], axis=0)  # [B, 2B, D]
-    return losses.triplet(anchors, retouched, negatives, margin, valid)
+    negatives = every image another user retouched and every input photo in the global batch.
+
+    Under a strategy with several replicas the negatives are gathered from every replica and the
+    loss is divided by the mean count of valid triplets per replica, so that the replicas' mean loss
+    and its gradient are those of the whole batch on one device.
+    """
+    context = tf.distribute.get_replica_context()
+    replicas = context.num_replicas_in_sync
+    all_retouched, all_originals, all_ids = retouched, originals, user_ids
+    if replicas > 1:
+        all_retouched, all_originals, all_ids = (
+            context.all_gather(t, axis=0) for t in (retouched, originals, user_ids))
+    other_user = tf.not_equal(user_ids[:, None], all_ids[None, :])  # [B, G]
+    valid = tf.concat([other_user, tf.ones_like(other_user)], axis=1)  # [B, 2G]
+    candidates = tf.concat([all_retouched, all_originals], axis=0)  # [2G, D]
+    negatives = tf.repeat(candidates[None], tf.shape(anchors)[0], axis=0)  # [B, 2G, D]
+    count = None
+    if replicas > 1:
+        count = context.all_reduce("sum", tf.reduce_sum(tf.cast(valid, tf.float32))) / replicas
+    return losses.triplet(anchors, retouched, negatives, margin, valid, count)
 
 
 @keras.saving.register_keras_serializable(package="pienet_tf")

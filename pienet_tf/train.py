@@ -75,7 +75,8 @@ def main(argv):
     for stage, stage_dir, previous in training.stages(STAGES, FLAGS.stage, FLAGS.init_from):
         with runtime.strategy.scope():
             model = PieNet(users=users, stage=stage, image_size=FLAGS.image_size,
-                           embedding_width=FLAGS.embedding_width, enhancer_width=FLAGS.enhancer_width)
+                           embedding_width=FLAGS.embedding_width, enhancer_width=FLAGS.enhancer_width,
+                           sync_batch_norm=FLAGS.sync_batch_norm)
             if previous:
                 model.load_weights(training.previous_weights(previous), skip_mismatch=True)
             elif FLAGS.resnet18_weights:

@@ -6,7 +6,7 @@ discriminator. Built as functional Keras models over inputs of any height and wi
 
 import keras
 
-from common.layers import conv, conv_transpose, leaky_relu, normalization
+from common.layers import Dropout, conv, conv_transpose, leaky_relu, normalization
 
 GENERATORS = tuple(f"unet_{2 ** k}" for k in range(5, 11))
 
@@ -51,7 +51,7 @@ def unet_generator(downs, input_channels=3, output_channels=3, ngf=64, norm="bat
         x = conv_transpose(widths[k - 2], 4, use_bias=use_bias, name=f"up{k}_convT")(x)
         x = normalization(norm, name=f"up{k}_norm")(x)
         if dropout and 5 <= k < downs:
-            x = keras.layers.Dropout(0.5, name=f"up{k}_dropout")(x)
+            x = Dropout(0.5, name=f"up{k}_dropout")(x)
         x = keras.layers.Concatenate(name=f"up{k}_skip")([skips[k - 2], x])
 
     x = keras.layers.ReLU(name="up1_relu")(x)

@@ -53,7 +53,8 @@ def main(argv):
             generator=FLAGS.generator, n_layers=FLAGS.n_layers, norm=FLAGS.norm,
             gan_mode=FLAGS.gan_mode, input_channels=FLAGS.input_channels,
             output_channels=FLAGS.output_channels, ngf=FLAGS.ngf, ndf=FLAGS.ndf,
-            dropout=FLAGS.dropout, lambda_l1=FLAGS.lambda_l1)
+            dropout=FLAGS.dropout, lambda_l1=FLAGS.lambda_l1,
+            sync_batch_norm=FLAGS.sync_batch_norm)
         model.compile(learning_rate=training.learning_rate(Pix2Pix.learning_rate, steps),
                       jit_compile=runtime.jit_compile)
     training.fit_and_export(

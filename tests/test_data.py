@@ -1,9 +1,14 @@
 """The tf.data pipeline: sources, joint augmentation that keeps pairs aligned, bad files, scaling."""
 
+import io
+import struct
+import zlib
+
 import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
+from PIL import Image
 
 from common import data, demo, images
 
@@ -57,6 +62,70 @@ def test_bad_image_is_skipped_with_its_name_or_fatal(ab_dir, caplog):
     with pytest.raises(tf.errors.OpError, match="broken.png"):
         list(data.pipeline(f"ab:{ab_dir}", batch_size=8, image_size=32, training=False,
                            on_bad_image="fatal"))
+
+
+def _read_all(folder, **kwargs):
+    return [im.numpy() for im in data.read(str(folder), **kwargs)[0]]
+
+
+def test_native_decoding_gives_read_images_pixels_without_pillow(tmp_path, monkeypatch):
+    photo = _photo(0, (16, 16))
+    Image.fromarray(photo).save(tmp_path / "a.jpg", quality=90)  # TF's default, fast DCT is off here
+    Image.fromarray(photo[..., 0]).save(tmp_path / "b.jpg", quality=90)
+    Image.fromarray(photo).save(tmp_path / "c.png")
+    Image.fromarray(photo[..., 0]).save(tmp_path / "d.png")
+    Image.fromarray(photo).quantize(16).save(tmp_path / "e.png")
+    Image.fromarray(photo).save(tmp_path / "f.bmp")
+    files = images.list_images(tmp_path)
+    assert [data._decoder(f) for f in files] == ["jpeg"] * 2 + ["image"] * 4
+    expected = [images.read_image(f) for f in files]
+    monkeypatch.setattr(images, "read_image", None)  # any Pillow reading would fail
+    decoded = _read_all(tmp_path)
+    for got, want in zip(decoded, expected, strict=True):
+        np.testing.assert_array_equal(got, want)  # bit for bit, JPEG included
+
+
+def test_corrupt_file_on_the_native_path_is_named(tmp_path, caplog):
+    for i in range(2):
+        images.write_image(tmp_path / f"{i}.jpg", _photo(i, (32, 32)))
+    whole = (tmp_path / "0.jpg").read_bytes()
+    (tmp_path / "cut.jpg").write_bytes(whole[:-40])  # the header is whole: TF gets to decode it
+    assert data._decoder(tmp_path / "cut.jpg") == "jpeg"
+    assert len(_read_all(tmp_path)) == 2
+    assert "cut.jpg" in caplog.text and "truncated" in caplog.text
+    with pytest.raises(tf.errors.OpError, match="cut.jpg"):
+        _read_all(tmp_path, on_bad_image="fatal")
+
+
+def _png_with_late_exif(image, orientation):
+    """PNG bytes with an eXIf chunk after the pixels, which Pillow reads only when decoding."""
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    payload = exif.tobytes().removeprefix(b"Exif\x00\x00")
+    body = b"eXIf" + payload
+    chunk = struct.pack(">I", len(payload)) + body + struct.pack(">I", zlib.crc32(body))
+    png = buffer.getvalue()
+    return png[:-12] + chunk + png[-12:]  # just before IEND
+
+
+def test_files_tf_cannot_match_go_through_pillow(tmp_path):
+    photo = Image.fromarray(_photo(0, (16, 24)))
+    exif = photo.getexif()
+    exif[0x0112] = 6  # shown turned a quarter: read_image gives 24 x 16
+    photo.save(tmp_path / "a_turned.jpg", exif=exif)
+    (tmp_path / "b_turned.png").write_bytes(_png_with_late_exif(photo, 6))
+    photo.convert("CMYK").save(tmp_path / "c_cmyk.jpg")
+    photo.putalpha(128)
+    photo.save(tmp_path / "d_alpha.png")
+    photo.save(tmp_path / "e.tif")
+    files = images.list_images(tmp_path)
+    assert [data._decoder(f) for f in files] == [""] * 5
+    decoded = _read_all(tmp_path)
+    for got, path in zip(decoded, files, strict=True):
+        np.testing.assert_array_equal(got, images.read_image(path))
+    assert [im.shape[:2] for im in decoded[:2]] == [(24, 16)] * 2
 
 
 def test_paired_folders_match_by_name(tmp_path):
