@@ -1,34 +1,38 @@
 """Running a command-line tool with its exit codes: 2 for bad arguments, as absl's 1 means failures here.
 
-Every tool exits 0 when all went well, 1 when some inputs failed (and were named), and 2 when its
-arguments are wrong: a missing or unparsable flag, a SavedModel or folder that is not there.
+Every tool (and every train.py) exits 0 when all went well, 1 when some inputs failed (and were
+named), and 2 when its arguments are wrong: a missing or unparsable flag, a SavedModel or folder that
+is not there, another model's export. `--help` exits 0.
 """
 
+import re
 import sys
 
+import tensorflow as tf
 from absl import app
 
 
+HELP_FLAGS = ("--help", "-help", "-h", "-?", "--helpshort", "--helpfull", "--helpxml")
+
+
 def parse_flags(argv):
-    """absl's parser, but a flag it cannot parse is a bad argument: exit code 2, not absl's 1."""
+    """absl's parser, but a flag it cannot parse is a bad argument: exit code 2, not absl's 1, and
+    asking for help is no error: exit 0 (absl exits 1 after printing it)."""
     try:
         return app.parse_flags_with_usage(argv)
     except SystemExit as stop:
+        if stop.code == 1 and any(arg.split("=")[0] in HELP_FLAGS for arg in argv[1:]):
+            sys.exit(0)
         sys.exit(2 if stop.code == 1 else stop.code)
-
-
-def usage_error(message):
-    """An absl usage error (printed with the flags' help) that exits with code 2."""
-    return app.UsageError(message, exitcode=2)
 
 
 def check_arguments(argv, flag_values, *required):
     """Usage errors for words left after the flags and for each flag in `required` that is not set."""
     if len(argv) > 1:
-        raise usage_error(f"unexpected arguments: {' '.join(argv[1:])}")
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     for name in required:
         if not getattr(flag_values, name):
-            raise usage_error(f"--{name} is required")
+            raise app.UsageError(f"--{name} is required")
 
 
 def exit_after(work):
@@ -44,5 +48,19 @@ def exit_after(work):
 
 
 def run(main):
-    """app.run(main) with the exit codes above."""
-    app.run(main, flags_parser=parse_flags)
+    """app.run(main) with the exit codes above: a usage error (app.UsageError) exits 2, and an image
+    that stops a training run (--on_bad_image=fatal) is named in one line, exit 1."""
+    def guarded(argv):
+        try:
+            return main(argv)
+        except app.UsageError as err:
+            err.exitcode = 2
+            raise
+        except tf.errors.OpError as err:  # raised inside tf.data, where the image reader named it
+            found = re.search(r"cannot read image [^\n]*", err.message)
+            if not found:
+                raise
+            print(f"error: {found.group(0)}", file=sys.stderr)
+            sys.exit(1)
+
+    app.run(guarded, flags_parser=parse_flags)

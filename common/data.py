@@ -22,6 +22,7 @@ dropped with a warning, with `"fatal"` the run stops with its name.
 """
 
 import dataclasses
+import math
 import os
 
 import tensorflow as tf
@@ -60,6 +61,12 @@ def parse_source(text):
     if scheme == "ab":
         return Source("ab", paths=(_existing_dir(rest),))
     return Source("folder", paths=(_existing_dir(text),))
+
+
+def gives_pairs(source):
+    """Whether a source string gives (a, b) pairs rather than single images."""
+    src = parse_source(source)
+    return src.kind in ("ab", "paired", "unpaired") or (src.kind == "demo" and src.name in demo.PAIRS)
 
 
 def _existing_dir(entry):
@@ -108,24 +115,31 @@ def _decode_native(path, decoder):
         lambda: tf.io.decode_image(contents, channels=3, expand_animations=False))
 
 
-def _native(paths, decoders):
-    """The images of one element decoded by TF ops; a pair of different sizes is an error too."""
+def _native(paths, decoders, min_width):
+    """The images of one element decoded by TF ops; a pair of different sizes, or an image narrower
+    than `min_width`, is an error too."""
     out = [_decode_native(paths[i], decoders[i]) for i in range(paths.shape[0])]
+    checks = [tf.debugging.assert_greater_equal(tf.shape(image)[1], min_width) for image in out]
     if len(out) == 2:
-        same = tf.debugging.assert_equal(tf.shape(out[0]), tf.shape(out[1]))
-        with tf.control_dependencies([same]):
-            out = [tf.identity(image) for image in out]
+        checks.append(tf.debugging.assert_equal(tf.shape(out[0]), tf.shape(out[1])))
+    with tf.control_dependencies(checks):
+        out = [tf.identity(image) for image in out]
     return out[0] if len(out) == 1 else tuple(out)
 
 
-def _decode(on_bad_image, *paths):
+def _decode(on_bad_image, min_width, *paths):
     """Read one image, or a pair that must be the same size, through common.images.
 
-    Runs eagerly inside tf.py_function. A bad file gives empty images when skipping.
+    Runs eagerly inside tf.py_function. A bad file gives empty images when skipping. An image
+    narrower than `min_width` is a bad file too (an A|B file needs a pixel for each half).
     """
     names = [p.numpy().decode() for p in paths]
     try:
         arrays = [images.read_image(n) for n in names]
+        for name, array in zip(names, arrays):
+            if array.shape[1] < min_width:
+                raise images.ImageReadError(
+                    name, f"it is {array.shape[1]} px wide, an A|B file needs at least {min_width}")
         if len(arrays) == 2 and arrays[0].shape != arrays[1].shape:
             (ha, wa), (hb, wb) = arrays[0].shape[:2], arrays[1].shape[:2]
             raise images.ImageReadError(
@@ -138,17 +152,18 @@ def _decode(on_bad_image, *paths):
     return [tf.constant(a) for a in arrays]
 
 
-def _pillow(paths, on_bad_image):
+def _pillow(paths, on_bad_image, min_width):
     """The images of one element through _decode, empty if skipped."""
-    out = tf.py_function(lambda *t: _decode(on_bad_image, *t), tf.unstack(paths),
+    out = tf.py_function(lambda *t: _decode(on_bad_image, min_width, *t), tf.unstack(paths),
                          [tf.uint8] * paths.shape[0])
     for image in out:
         image.set_shape([None, None, 3])
     return out[0] if len(out) == 1 else tuple(out)
 
 
-def _decode_files(table, on_bad_image):
-    """A dataset of (paths, decoders) -> a dataset of uint8 images (or pairs), bad ones removed.
+def _decode_files(table, on_bad_image, min_width=1):
+    """A dataset of (paths, decoders) -> a dataset of uint8 images (or pairs), bad ones removed
+    (images narrower than `min_width` too).
 
     TF ops decode an element when all its files have a decoder, outside Python's lock. TF's errors do
     not name the file, so an element TF fails on (a pair of different sizes too) is read again by
@@ -160,9 +175,10 @@ def _decode_files(table, on_bad_image):
     def load(paths, decoders):
         native = (tf.data.Dataset.from_tensors((paths, decoders))
                   .filter(lambda _, d: tf.reduce_all(d != ""))
-                  .map(_native)
+                  .map(lambda p, d: _native(p, d, min_width))
                   .ignore_errors())
-        pillow = tf.data.Dataset.from_tensors(paths).map(lambda p: _pillow(p, on_bad_image))
+        pillow = tf.data.Dataset.from_tensors(paths).map(
+            lambda p: _pillow(p, on_bad_image, min_width))
         return native.concatenate(pillow).take(1)
 
     # Each input gives exactly one element (images, empty ones if skipped, or an error), so the
@@ -228,7 +244,8 @@ def read(source, *, on_bad_image="skip", shuffle=False, seed=None):
         return _read_tfds(src)
     if src.kind in ("folder", "ab", "demo"):
         files = demo.files(src.split, src.name) if src.kind == "demo" else _folder_files(src.paths[0])
-        ds = _decode_files(shuffled(_file_table(files), len(files)), on_bad_image)
+        ds = _decode_files(shuffled(_file_table(files), len(files)), on_bad_image,
+                           min_width=2 if src.kind == "ab" else 1)
         if src.kind == "ab":
             ds = ds.map(_split_ab)
         elif src.kind == "demo" and src.name in demo.PAIRS:
@@ -249,6 +266,13 @@ def read(source, *, on_bad_image="skip", shuffle=False, seed=None):
 def count(source):
     """How many images (or pairs) a source holds, bad files included."""
     return read(source)[1]
+
+
+def batches(source, batch_size, full_only=False):
+    """Batches in one pass over a source (at least 1): what to give `fit` as `validation_steps`,
+    since the pipeline's size is unknown to keras (bad files are dropped on the way)."""
+    n = count(source)
+    return max(1, n // batch_size if full_only else math.ceil(n / batch_size))
 
 
 def _read_tfds(src):

@@ -220,6 +220,12 @@ def process_files(inputs, output_dir, fn, *, suffix=".png"):
     """
     files = list_images(inputs)
     output_dir = os.fspath(output_dir)
+    if os.path.exists(output_dir) and not os.path.isdir(output_dir):
+        raise ValueError(f"the output folder {output_dir} is a file: give a folder for the results")
+    folders = {_file_id(os.path.dirname(os.path.abspath(f))) for f in files}
+    if os.path.isdir(output_dir) and _file_id(output_dir) in folders:
+        raise ValueError(f"the output folder {output_dir} holds the inputs: choose a different "
+                         "--output, so that results and inputs stay apart")
     outputs = [os.path.join(output_dir, os.path.splitext(os.path.basename(f))[0] + suffix) for f in files]
 
     # Compare by device and inode so symlinks, hard links and case-insensitive

@@ -16,9 +16,12 @@ flags.DEFINE_string("output", None, "Folder for the results (PNG); it must not h
 FLAGS = flags.FLAGS
 
 
-def main(argv):
-    """Run the SavedModel's serving_default over --input, writing PNGs to --output."""
-    cli.check_arguments(argv, FLAGS, "model", "input", "output")
-    cli.exit_after(lambda: images.process_files(FLAGS.input, FLAGS.output,
-                                                export.load_serving(FLAGS.model)))
+def main_for(model):
+    """The main of a tool that runs exports of `model` (a class name) over --input, writing PNGs to
+    --output; another model's export is a bad argument."""
+    def main(argv):
+        cli.check_arguments(argv, FLAGS, "model", "input", "output")
+        cli.exit_after(lambda: images.process_files(FLAGS.input, FLAGS.output,
+                                                    export.load_serving(FLAGS.model, model)))
+    return main
 

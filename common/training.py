@@ -4,12 +4,11 @@ A notebook needs none of this: build the model, `compile()`, `fit(dataset)` with
 `common.callbacks.standard(model_dir)`, and export. This module reads the shared flags for the scripts.
 """
 
-import math
 import os
 
 from absl import app, logging
 
-from common import callbacks, data, distribute, runtime, schedules
+from common import callbacks, data, distribute, export, runtime, schedules
 from common.flags import FLAGS
 
 
@@ -28,8 +27,7 @@ def setup():
     if FLAGS.batch_size % replicas:
         raise app.UsageError(f"--batch_size={FLAGS.batch_size} is the global batch: it must divide "
                              f"by the {replicas} replicas of --strategy={FLAGS.strategy}")
-    os.makedirs(FLAGS.model_dir, exist_ok=True)
-    return chosen
+    return chosen  # --model_dir is made by the first file written, so a bad flag leaves nothing
 
 
 def dataset(flag_name, **kwargs):
@@ -41,13 +39,26 @@ def dataset(flag_name, **kwargs):
         raise app.UsageError(f"--{flag_name}={getattr(FLAGS, flag_name)}: {err}") from err
 
 
+def require_pairs(model, *flag_names):
+    """A usage error unless the sources in --<flag_names> (those given) give (input, target) pairs."""
+    for name in flag_names:
+        value = getattr(FLAGS, name)
+        try:
+            pairs = value is None or data.gives_pairs(value)
+        except (ValueError, FileNotFoundError) as err:
+            raise app.UsageError(f"--{name}={value}: {err}") from err
+        if not pairs:
+            raise app.UsageError(
+                f"--{name}={value} gives single images, but {model} trains on (input, target) pairs: "
+                "give ab:DIR, paired:DIR_A,DIR_B or demo:gray2color, demo:edges2photo, demo:enhance")
+
+
 def _batches(flag_name, round_up):
     """Batches in one pass over the source in --<flag_name>."""
     try:
-        n = data.count(getattr(FLAGS, flag_name))
+        return data.batches(getattr(FLAGS, flag_name), FLAGS.batch_size, full_only=not round_up)
     except (ValueError, FileNotFoundError) as err:
         raise app.UsageError(f"--{flag_name}={getattr(FLAGS, flag_name)}: {err}") from err
-    return max(1, math.ceil(n / FLAGS.batch_size) if round_up else n // FLAGS.batch_size)
 
 
 def steps_per_epoch():
@@ -69,7 +80,8 @@ def fit_and_export(model, train_ds, steps, *, val_ds=None, val_steps=None, sampl
 
     `train_ds` repeats; `steps` batches make an epoch, `epochs` (default --epochs) the run.
     `model_dir` defaults to --model_dir (a stage of a multi-stage run has its own folder in it).
-    `export_fn(model, path)` writes the SavedModel to <--model_dir>/saved_model. Returns whether
+    `export_fn(model, path, metadata)` writes the SavedModel to <--model_dir>/saved_model, with
+    `metadata` from `export.describe` (the epochs trained included). Returns whether
     training finished (it stops early on a non-finite loss).
     """
     # Known validation steps: the pipeline's filter hides the size, and keras warns at its end.
@@ -91,8 +103,10 @@ def fit_and_export(model, train_ds, steps, *, val_ds=None, val_steps=None, sampl
         return False
     if FLAGS.export and export_fn:
         path = os.path.join(FLAGS.model_dir, "saved_model")
+        metadata = export.describe(type(model).__name__, model.get_config(),
+                                   epoch=epochs or FLAGS.epochs)
         with distribute.chief_path(path, model.distribute_strategy) as target:
-            export_fn(model, target)
+            export_fn(model, target, metadata)
         if distribute.is_chief(model.distribute_strategy):
             logging.info("exported the SavedModel to %s", path)
     return True

@@ -78,10 +78,11 @@ class DCGAN(GANModel):
                               min(8, len(z)))
 
 
-def export_sampler(generator, path):
-    """SavedModel whose serving_default maps float32 latents [N, latent_dim] to uint8 [N, H, W, C]."""
+def export_sampler(generator, path, *, metadata):
+    """SavedModel whose serving_default maps float32 latents [N, latent_dim] to uint8 [N, H, W, C];
+    `metadata` from `common.export.describe`."""
     signature = tf.TensorSpec([None, generator.input_shape[-1]], tf.float32, name="latents")
     return export.export_function(
         generator, path,
         lambda latents: {"images": data.from_range(generator(latents, training=False), VALUE_RANGE)},
-        [signature])
+        [signature], metadata=dict(metadata, value_range=list(VALUE_RANGE)))

@@ -16,7 +16,7 @@ import sys
 
 import numpy as np
 import tensorflow as tf
-from absl import flags
+from absl import app, flags
 
 from common import cli, export, images
 from dcgan_tf.model import latents
@@ -47,7 +47,7 @@ def walk(start, end, steps, slerp=False):
 
 def load_generator(path):
     """The exported serving function (latents -> uint8 images) and the latent length it takes."""
-    serve = export.load_signature(path, "latents")
+    serve = export.load(path, "DCGAN")[0].signatures["serving_default"]
     latent_dim = serve.structured_input_signature[1]["latents"].shape[-1]
     return (lambda z: serve(latents=tf.constant(z))["images"].numpy()), latent_dim
 
@@ -55,7 +55,7 @@ def load_generator(path):
 def main(argv):
     cli.check_arguments(argv, FLAGS, "model")
     if not (FLAGS.output or FLAGS.output_dir):
-        raise cli.usage_error("give --output (one grid) or --output_dir (single images), or both")
+        raise app.UsageError("give --output (one grid) or --output_dir (single images), or both")
     try:
         generate, latent_dim = load_generator(FLAGS.model)
     except (FileNotFoundError, ValueError) as err:

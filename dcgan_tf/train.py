@@ -7,7 +7,7 @@ Wasserstein distance to real images (val_swd) is logged after every epoch.
 
 from absl import app, flags
 
-from common import training
+from common import cli, training
 from common.flags import FLAGS
 from dcgan_tf import networks
 from dcgan_tf.model import DCGAN, export_sampler, latents
@@ -56,8 +56,8 @@ def main(argv):
     training.fit_and_export(
         model, train_ds, steps, val_ds=val_ds,
         sample_batch=latents(FLAGS.num_samples, FLAGS.latent_dim, FLAGS.seed or 0),
-        export_fn=lambda m, path: export_sampler(m.generator, path))
+        export_fn=lambda m, path, metadata: export_sampler(m.generator, path, metadata=metadata))
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

@@ -142,7 +142,7 @@ def main(argv):
     cli.check_arguments(argv, FLAGS, "input", "target")
     try:
         pairs, failures, unused = match_files(FLAGS.input, FLAGS.target)
-        enhance = export.load_serving(FLAGS.model) if FLAGS.model else None
+        enhance = export.load_serving(FLAGS.model, "DPE") if FLAGS.model else None
     except (FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)

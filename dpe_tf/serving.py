@@ -32,6 +32,7 @@ import tensorflow as tf
 
 from common import data, export
 from dpe_tf import networks
+from dpe_tf.model import VALUE_RANGE
 
 # H and W of the full-resolution pass must divide by 16 (four stride-2 convs, four x2 upsamplings).
 MULTIPLE = 16
@@ -211,12 +212,13 @@ def enhance_uint8(generator, images, *, image_size=None, tile=DEFAULT_TILE, marg
     return enhance(generator, images, image_size=image_size, tile=tile, margin=margin, finish=_to_uint8)
 
 
-def export_enhancer(generator, path, *, image_size=None, tile=DEFAULT_TILE, margin=MARGIN):
+def export_enhancer(generator, path, *, image_size=None, tile=DEFAULT_TILE, margin=MARGIN,
+                    metadata):
     """Write a SavedModel whose serving_default maps uint8 [N, H, W, 3] to enhanced uint8, any H and W.
 
     `generator` is the inference generator (`networks.generator`, BN set 0); `image_size` its training
     size S (default: read from its input shape). `tile` bounds the memory of large photos (see
-    dpe_tf/NOTES.md); it does not change the result.
+    dpe_tf/NOTES.md); it does not change the result. `metadata` from `common.export.describe`.
     """
     size = _image_size(generator, image_size)
     _check_tiling(tile, margin)
@@ -224,7 +226,7 @@ def export_enhancer(generator, path, *, image_size=None, tile=DEFAULT_TILE, marg
         generator, path,
         lambda images: {"images": enhance_uint8(generator, images, image_size=size, tile=tile,
                                                 margin=margin)},
-        [export.image_signature()])
+        [export.image_signature()], metadata=dict(metadata, value_range=list(VALUE_RANGE)))
 
 
 def _convs(model):

@@ -7,7 +7,7 @@ the paper's FiveK runs. Flags given after --flagfile override it.
 
 from absl import app, flags
 
-from common import training
+from common import cli, training
 from common.callbacks import first_batch
 from common.flags import FLAGS
 from dpe_tf import networks, serving
@@ -42,6 +42,7 @@ def main(argv):
     if (FLAGS.mode == "2way") != FLAGS.data.startswith("unpaired:"):
         want = "unpaired:DIR_X,DIR_Y" if FLAGS.mode == "2way" else "paired pairs (paired:, demo:enhance)"
         raise app.UsageError(f"--mode={FLAGS.mode} trains on {want}, got --data={FLAGS.data}")
+    training.require_pairs(f"DPE --mode={FLAGS.mode}", "data", "val_data")
     train_ds = _pairs("data", True, FLAGS.batch_size)
     val_ds = _pairs("val_data", False, FLAGS.batch_size) if FLAGS.val_data else None
     sample_batch = first_batch(_pairs("val_data" if FLAGS.val_data else "data", False,
@@ -59,9 +60,9 @@ def main(argv):
                       jit_compile=runtime.jit_compile)
     training.fit_and_export(
         model, train_ds, steps, val_ds=val_ds, sample_batch=sample_batch,
-        export_fn=lambda m, path: serving.export_enhancer(m.generator, path,
-                                                          image_size=FLAGS.image_size))
+        export_fn=lambda m, path, metadata: serving.export_enhancer(
+            m.generator, path, image_size=FLAGS.image_size, metadata=metadata))
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

@@ -20,7 +20,7 @@ import zlib
 
 import numpy as np
 import tensorflow as tf
-from absl import flags
+from absl import app, flags
 
 from common import cli, data, images
 from gpen_tf import degradation
@@ -56,11 +56,11 @@ def degraded_pair(image, *, seed, size, options):
 def main(argv):
     cli.check_arguments(argv, FLAGS, "input", "output")
     if FLAGS.clean_output and os.path.abspath(FLAGS.clean_output) == os.path.abspath(FLAGS.output):
-        raise cli.usage_error("--clean_output must be another folder than --output")
+        raise app.UsageError("--clean_output must be another folder than --output")
     try:
         options = degradation.from_flags()
     except ValueError as err:
-        raise cli.usage_error(str(err)) from err
+        raise app.UsageError(str(err)) from err
 
     def copy(which):
         return lambda image: degraded_pair(image, seed=FLAGS.seed, size=FLAGS.size,

@@ -13,7 +13,10 @@ Exit codes: 0 all written; 1 some input files could not be read (named on stderr
 (a missing flag, no SavedModel in --model, no images in --input, --output holding the inputs).
 """
 
+from absl import flags
+
 from common import cli, tool
 
 if __name__ == "__main__":
-    cli.run(tool.main)
+    flags.adopt_module_key_flags(tool)  # --help lists --model, --input and --output
+    cli.run(tool.main_for("GPEN"))

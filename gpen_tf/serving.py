@@ -44,9 +44,10 @@ def restore_uint8(generator, images, size=None):
     return data.from_range(_resize(tf.cast(restored, tf.float32), h, w), VALUE_RANGE)
 
 
-def export_restorer(generator, path, size=None):
-    """Write a SavedModel whose serving_default maps uint8 faces [N, H, W, 3] to restored uint8 faces."""
+def export_restorer(generator, path, size=None, *, metadata):
+    """Write a SavedModel whose serving_default maps uint8 faces [N, H, W, 3] to restored uint8 faces;
+    `metadata` from `common.export.describe`."""
     size = _size(generator, size)
     return export.export_function(
         generator, path, lambda images: {"images": restore_uint8(generator, images, size)},
-        [export.image_signature()])
+        [export.image_signature()], metadata=dict(metadata, value_range=list(VALUE_RANGE)))

@@ -13,7 +13,7 @@ style sources (centre-cropped), or demo:faces. configs/bfr512.cfg is the paper's
 
 from absl import app, flags
 
-from common import training
+from common import cli, training
 from common.callbacks import first_batch
 from common.flags import FLAGS
 from gpen_tf import degradation, networks, serving
@@ -76,11 +76,12 @@ def main(argv):
             model.compile(learning_rate=rate, jit_compile=runtime.jit_compile)
         finished = training.fit_and_export(
             model, train_ds, steps, val_ds=val_ds, sample_batch=sample_batch, model_dir=stage_dir,
-            epochs=epochs, export_fn=(lambda m, path: serving.export_restorer(
-                m.generator, path, FLAGS.image_size)) if stage == "restore" else None)
+            epochs=epochs, export_fn=(lambda m, path, metadata: serving.export_restorer(
+                m.generator, path, FLAGS.image_size, metadata=metadata))
+            if stage == "restore" else None)
         if not finished:
             break
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

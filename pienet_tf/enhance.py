@@ -18,9 +18,9 @@ SavedModel in --model, no images in --input or --preferred, --output holding the
 """
 
 import tensorflow as tf
-from absl import flags
+from absl import app, flags
 
-from common import cli, images
+from common import cli, images, tool
 from common.tool import FLAGS  # defines --model, --input and --output, shared with the other tools
 from pienet_tf.serving import load, preferred_style, stored_style
 
@@ -32,7 +32,7 @@ def main(argv):
     """Enhance --input with the preference of --preferred or --style, writing PNGs to --output."""
     cli.check_arguments(argv, FLAGS, "model", "input", "output")
     if bool(FLAGS.preferred) == bool(FLAGS.style):
-        raise cli.usage_error("give exactly one of --preferred=DIR (photos the user likes) and "
+        raise app.UsageError("give exactly one of --preferred=DIR (photos the user likes) and "
                               "--style=NAME (a style stored in the model)")
     cli.exit_after(_enhance)
 
@@ -47,7 +47,7 @@ def _enhance():
         try:
             vector, failed = stored_style(model, FLAGS.style), 0
         except KeyError as err:
-            raise cli.usage_error(f"--style={FLAGS.style}: {err.args[0]}") from None
+            raise app.UsageError(f"--style={FLAGS.style}: {err.args[0]}") from None
     serve = model.signatures["serving_default"]
 
     def enhance(image):
@@ -57,4 +57,5 @@ def _enhance():
 
 
 if __name__ == "__main__":
+    flags.adopt_module_key_flags(tool)  # --help lists --model, --input and --output
     cli.run(main)

@@ -20,7 +20,7 @@ import sys
 
 import numpy as np
 import tensorflow as tf
-from absl import flags
+from absl import app, flags
 
 from common import cli, metrics
 from pienet_tf import data, styles
@@ -85,9 +85,9 @@ def main(argv):
     try:
         counts = sorted({int(n) for n in FLAGS.num_preferred})
     except ValueError:
-        raise cli.usage_error(f"--num_preferred={','.join(FLAGS.num_preferred)}: give whole numbers")
+        raise app.UsageError(f"--num_preferred={','.join(FLAGS.num_preferred)}: give whole numbers")
     if not counts or counts[0] < 1:
-        raise cli.usage_error("--num_preferred needs numbers of 1 or more")
+        raise app.UsageError("--num_preferred needs numbers of 1 or more")
     try:
         is_demo = data.parse_source(FLAGS.data).is_demo
         preferred_source = FLAGS.preferred_data or ("demo:styles:train" if is_demo else FLAGS.data)

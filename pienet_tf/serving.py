@@ -10,7 +10,6 @@ for a new user) or one of the stored styles: the training users' learned vectors
 vector per image, or one for the whole batch. The SavedModel needs only TensorFlow to run.
 """
 
-import os
 import sys
 
 import keras
@@ -19,6 +18,7 @@ import tensorflow as tf
 
 from common import data, export, images
 from pienet_tf.data import square
+from pienet_tf.model import VALUE_RANGE
 
 UNIT = (0.0, 1.0)  # PieNet's networks see images in [0, 1]
 
@@ -65,12 +65,15 @@ def _checked_styles(style_names, style_vectors, dims):
     return names, vectors
 
 
-def export_pienet(embedding, enhancer, style_names, style_vectors, path, *, multiple, embed_size=None):
-    """Write PieNet's SavedModel: serving_default, preference and styles (see the module docstring).
+def export_pienet(embedding, enhancer, style_names, style_vectors, path, *, multiple, embed_size=None,
+                  metadata):
+    """Write PieNet's SavedModel: serving_default, preference, styles and metadata (see the module
+    docstring).
 
     `embedding`: float [N, S, S, 3] in [0, 1] -> [N, D]; `enhancer`: [images in [0, 1], preference
     [N, D]] -> images, H and W multiples of `multiple`; `style_names`/`style_vectors` [K, D]: the
-    stored styles (`PieNet.style_vectors()`); `embed_size`: S (default: the embedding's input size).
+    stored styles (`PieNet.style_vectors()`); `embed_size`: S (default: the embedding's input size);
+    `metadata` from `common.export.describe`.
     """
     size = _embed_size(embedding, embed_size)
     dims = int(embedding.output_shape[-1])
@@ -92,8 +95,7 @@ def export_pienet(embedding, enhancer, style_names, style_vectors, path, *, mult
         lambda images: {"preference": preference_vector(embedding, images, embed_size=size)},
         input_signature=[export.image_signature()])
     archive.add_endpoint("styles", lambda: dict(stored), input_signature=[])
-    archive.write_out(path, verbose=False)
-    return path
+    return export.write_archive(archive, path, dict(metadata, value_range=list(VALUE_RANGE)))
 
 
 # -- using an export --------------------------------------------------------------------------------
@@ -101,14 +103,7 @@ def export_pienet(embedding, enhancer, style_names, style_vectors, path, *, mult
 
 def load(path):
     """The loaded SavedModel in `path`, checked to be a PieNet export (FileNotFoundError/ValueError)."""
-    # Not common.export.load_signature: it would load the model a second time for the other endpoints.
-    if not os.path.isfile(os.path.join(path, "saved_model.pb")):
-        raise FileNotFoundError(f"no SavedModel in {path!r} (expected {path}/saved_model.pb)")
-    model = tf.saved_model.load(path)
-    if "preference" not in model.signatures:
-        raise ValueError(f"the SavedModel in {path} has no 'preference' endpoint: it was not exported "
-                         "by PieNet")
-    return model
+    return export.load(path, "PieNet")[0]
 
 
 def stored_style(model, name):

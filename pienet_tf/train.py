@@ -12,7 +12,7 @@ user) or demo:styles; configs/fivek_multi.cfg is the paper's multi-user run on t
 
 from absl import app, flags
 
-from common import training
+from common import cli, training
 from common.callbacks import first_batch
 from common.flags import FLAGS
 from pienet_tf import data, networks, serving
@@ -53,10 +53,10 @@ def _users():
         raise app.UsageError(f"--data={FLAGS.data}: {err}") from err
 
 
-def _export(model, path):
+def _export(model, path, metadata):
     names, vectors = model.style_vectors()
     serving.export_pienet(model.embedding, model.enhancer, names, vectors, path,
-                          multiple=networks.MULTIPLE, embed_size=FLAGS.image_size)
+                          multiple=networks.MULTIPLE, embed_size=FLAGS.image_size, metadata=metadata)
 
 
 def main(argv):
@@ -95,4 +95,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

@@ -47,7 +47,7 @@ class Pix2Pix(GANModel):
         return self.discriminator(tf.concat([real_a, b], -1), training=True)
 
     def train_step(self, batch):
-        real_a, real_b = batch
+        real_a, real_b, _ = keras.utils.unpack_x_y_sample_weight(batch)
         mode = self.options["gan_mode"]
         with tf.GradientTape() as g_tape:
             fake_b = self.generator(real_a, training=True)
@@ -69,7 +69,7 @@ class Pix2Pix(GANModel):
         return self.track(d_loss=d_loss, g_gan=g_gan, g_l1=g_l1)
 
     def test_step(self, batch):
-        real_a, real_b = batch
+        real_a, real_b, _ = keras.utils.unpack_x_y_sample_weight(batch)
         fake_b = self.generator(real_a, training=False)
         x, y = (tf.cast(t, tf.float32) * 0.5 + 0.5 for t in (fake_b, real_b))
         return self.track(l1=losses.l1(fake_b, real_b), psnr=tf.reduce_mean(metrics.psnr(x, y)),
@@ -77,7 +77,7 @@ class Pix2Pix(GANModel):
 
     def sample_rows(self, batch):
         """One row per example: input | output | target, as uint8."""
-        real_a, real_b = batch
+        real_a, real_b, _ = keras.utils.unpack_x_y_sample_weight(batch)
         fake_b = self(real_a, training=False)
         rows = [data.to_rgb(data.from_range(t, VALUE_RANGE)) for t in (real_a, fake_b, real_b)]
         return [list(row) for row in zip(*(r.numpy() for r in rows))]

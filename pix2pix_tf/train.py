@@ -5,7 +5,7 @@ The paper's facades run is configs/facades.cfg. Flags given after --flagfile ove
 
 from absl import app, flags
 
-from common import export, losses, training
+from common import cli, export, losses, training
 from common.callbacks import first_batch
 from common.flags import FLAGS
 from pix2pix_tf import networks
@@ -39,6 +39,7 @@ def _pairs(flag_name, training_, batch_size):
 def main(argv):
     del argv
     runtime = training.setup()
+    training.require_pairs("pix2pix", "data", "val_data")
     multiple = 2 ** networks.num_downs(FLAGS.generator)
     if FLAGS.image_size % multiple:
         raise app.UsageError(f"--image_size={FLAGS.image_size} must divide by {multiple} for "
@@ -59,9 +60,9 @@ def main(argv):
                       jit_compile=runtime.jit_compile)
     training.fit_and_export(
         model, train_ds, steps, val_ds=val_ds, sample_batch=sample_batch,
-        export_fn=lambda m, path: export.export_translator(
-            m.generator, path, value_range=VALUE_RANGE, multiple=m.multiple))
+        export_fn=lambda m, path, metadata: export.export_translator(
+            m.generator, path, value_range=VALUE_RANGE, multiple=m.multiple, metadata=metadata))
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

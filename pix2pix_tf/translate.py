@@ -6,7 +6,10 @@ Any size works: the model pads to its U-Net multiple and crops back. Grayscale a
 converted to RGB; unreadable files are named and skipped, and the exit code is then 1.
 """
 
+from absl import flags
+
 from common import cli, tool
 
 if __name__ == "__main__":
-    cli.run(tool.main)
+    flags.adopt_module_key_flags(tool)  # --help lists --model, --input and --output
+    cli.run(tool.main_for("Pix2Pix"))

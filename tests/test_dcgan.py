@@ -127,14 +127,14 @@ def test_keras_round_trip_keeps_outputs_and_optimizer_state(tmp_path):
 @pytest.mark.parametrize("channels", [3, 1])
 def test_saved_model_maps_latents_to_uint8_images(tmp_path, channels):
     model = DCGAN(**TINY, channels=channels)
-    export_sampler(model.generator, str(tmp_path / "sm"))
-    serve = export.load_signature(str(tmp_path / "sm"), "latents")
+    export_sampler(model.generator, str(tmp_path / "sm"), metadata=export.describe("DCGAN"))
+    serve = export.load(str(tmp_path / "sm"), "DCGAN")[0].signatures["serving_default"]
     z = latents(5, 6, seed=3)
     out = serve(latents=tf.constant(z))["images"]
     assert out.dtype == tf.uint8 and out.shape == (5, 8, 8, channels)
     np.testing.assert_array_equal(out.numpy(), data.from_range(model(z), (-1, 1)).numpy())
-    with pytest.raises(ValueError, match="not 'images'"):
-        export.load_signature(str(tmp_path / "sm"), "images")
+    with pytest.raises(ValueError, match="is a DCGAN model, not a Pix2Pix one"):
+        export.load(str(tmp_path / "sm"), "Pix2Pix")
 
 
 def test_latents_depend_on_the_seed_only():

@@ -14,7 +14,7 @@ import tensorflow as tf
 
 from common import distribute
 from dcgan_tf import DCGAN
-from dpe_tf import model as dpe_model
+from dpe_tf import DPE
 from pienet_tf import PieNet
 from pix2pix_tf import Pix2Pix
 
@@ -41,7 +41,7 @@ CASES = {
     "pix2pix": (lambda **kw: Pix2Pix(generator="unet_64", ngf=4, ndf=4, **kw), _pix2pix_pairs),
     "dcgan": (lambda **kw: DCGAN(image_size=8, ngf=4, ndf=4, latent_dim=6, **kw),
               lambda: np.random.default_rng(3).uniform(-1, 1, (4, 8, 8, 3)).astype("float32")),
-    "dpe": (lambda **kw: dpe_model.DPE(mode="supervised", image_size=64, **kw), _enhance_pairs),
+    "dpe": (lambda **kw: DPE(mode="supervised", image_size=64, **kw), _enhance_pairs),
     "pienet": (lambda **kw: PieNet(users=["warm", "cool", "bright"], stage="embed", image_size=32,
                                    embedding_width=4, enhancer_width=4, **kw), _users_batch),
 }

@@ -15,7 +15,7 @@ from skimage.color import deltaE_cie76, rgb2lab
 from skimage.metrics import structural_similarity
 
 from clitools import run, serve_in_fresh_process
-from common import data, images
+from common import data, export, images
 from dpe_tf import networks, serving
 
 S = 64
@@ -45,14 +45,14 @@ def identity_gen(gen):
 @pytest.fixture(scope="module")
 def exported(gen, tmp_path_factory):
     path = str(tmp_path_factory.mktemp("dpe") / "saved_model")
-    serving.export_enhancer(gen, path, tile=TILE)
+    serving.export_enhancer(gen, path, tile=TILE, metadata=export.describe("DPE"))
     return path
 
 
 @pytest.fixture(scope="module")
 def identity_exported(identity_gen, tmp_path_factory):
     path = str(tmp_path_factory.mktemp("dpe_identity") / "saved_model")
-    serving.export_enhancer(identity_gen, path, image_size=S)
+    serving.export_enhancer(identity_gen, path, image_size=S, metadata=export.describe("DPE"))
     return path
 
 
@@ -101,7 +101,7 @@ def test_bad_tiling_arguments_are_refused(gen):
         with pytest.raises(ValueError, match="multiple of 16"):
             serving.enhance(gen, tf.zeros([1, 8, 8, 3]), tile=tile, margin=margin)
     with pytest.raises(ValueError, match="image_size=128"):
-        serving.export_enhancer(gen, "/nonexistent", image_size=128)
+        serving.export_enhancer(gen, "/nonexistent", image_size=128, metadata={})
 
 
 # --- the SavedModel --------------------------------------------------------------------------------

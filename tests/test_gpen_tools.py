@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from clitools import run
-from common import data, images
+from common import data, export, images
 from gpen_tf import serving
 
 SIZE = 16
@@ -49,7 +49,8 @@ def test_restore_keeps_the_shape_and_an_identity_generator_keeps_the_face():
 
 def test_exported_restorer_serves_any_size(tmp_path):
     generator = identity_generator()
-    path = serving.export_restorer(generator, str(tmp_path / "saved_model"))
+    path = serving.export_restorer(generator, str(tmp_path / "saved_model"),
+                                   metadata=export.describe("GPEN"))
     serve = tf.saved_model.load(path).signatures["serving_default"]
     for shape in [(1, 30, 45), (2, 40, 24), (1, SIZE, SIZE)]:
         faces = smooth_faces(*shape, seed=1)
@@ -66,7 +67,8 @@ def test_size_must_match_the_generator():
 
 
 def test_restore_tool(tmp_path):
-    model = serving.export_restorer(darkening_generator(), str(tmp_path / "saved_model"))
+    model = serving.export_restorer(darkening_generator(), str(tmp_path / "saved_model"),
+                                    metadata=export.describe("GPEN"))
     inputs = tmp_path / "faces"
     inputs.mkdir()
     face = smooth_faces(1, 30, 45)[0]

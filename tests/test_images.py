@@ -281,11 +281,12 @@ def test_process_files_single_file_with_suffix(tmp_path):
 
 
 @pytest.mark.parametrize("via_symlink", [False, True])
-def test_process_files_refuses_to_overwrite_inputs(tmp_path, via_symlink):
+@pytest.mark.parametrize("names", [("a.jpg", "b.png"), ("a.jpg", "b.jpg")])  # no clash of names too
+def test_process_files_refuses_the_input_folder_as_output(tmp_path, via_symlink, names):
     src = tmp_path / "in"
     src.mkdir()
-    touch_image(src / "a.jpg", 10)
-    touch_image(src / "b.png", 20)
+    touch_image(src / names[0], 10)
+    touch_image(src / names[1], 20)
     before = {p.name: p.read_bytes() for p in src.iterdir()}
     out_dir = src
     if via_symlink:
@@ -293,7 +294,7 @@ def test_process_files_refuses_to_overwrite_inputs(tmp_path, via_symlink):
         out_dir.symlink_to(src)
     calls = []
 
-    with pytest.raises(ValueError, match="b.png.*different --output"):
+    with pytest.raises(ValueError, match="holds the inputs: choose a different --output"):
         process_files(src, out_dir, lambda im: calls.append(1) or im)
     assert calls == []
     assert {p.name: p.read_bytes() for p in src.iterdir()} == before
@@ -307,3 +308,18 @@ def test_process_files_refuses_duplicate_stems(tmp_path):
     with pytest.raises(ValueError, match="a.jpg.*a.png"):
         process_files(src, tmp_path / "out", invert)
     assert not (tmp_path / "out").exists()
+
+
+def test_process_files_refuses_a_file_as_output_and_an_input_hard_linked_there(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    touch_image(src / "a.png", 10)
+    (tmp_path / "taken").write_text("a file")
+    with pytest.raises(ValueError, match="output folder .*taken is a file"):
+        process_files(src, tmp_path / "taken", invert)
+    out = tmp_path / "out"
+    out.mkdir()
+    os.link(src / "a.png", out / "a.png")
+    with pytest.raises(ValueError, match="would overwrite the input"):
+        process_files(src, out, invert)
+    assert read_image(src / "a.png")[0, 0, 0] == 10

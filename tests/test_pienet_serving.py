@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 
 from clitools import endpoints_in_fresh_process, run
-from common import images
+from common import export, images
 from pienet_tf import serving
 
 DIMS = 512
@@ -55,7 +55,7 @@ def exported(nets, tmp_path_factory):
     embedding, enhancer, vectors = nets
     path = str(tmp_path_factory.mktemp("pienet") / "saved_model")
     return serving.export_pienet(embedding, enhancer, NAMES, vectors, path, multiple=MULTIPLE,
-                                 embed_size=EMBED)
+                                 embed_size=EMBED, metadata=export.describe("PieNet"))
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +103,8 @@ def test_an_enhancer_that_returns_its_input_gives_back_the_input_exactly(nets, t
         for weight in layer.weights:
             weight.assign(tf.zeros_like(weight))
     path = serving.export_pienet(embedding, identity, NAMES, vectors, str(tmp_path / "sm"),
-                                 multiple=MULTIPLE, embed_size=EMBED)
+                                 multiple=MULTIPLE, embed_size=EMBED,
+                                 metadata=export.describe("PieNet"))
     model = tf.saved_model.load(path)
     for k, (h, w) in enumerate(SIZES):
         x = rand_uint8(h, w, seed=10 + k)
@@ -150,12 +151,13 @@ def test_export_refuses_bad_styles_and_an_unknown_embedding_size(nets):
     embedding, enhancer, vectors = nets
     with pytest.raises(ValueError, match=r"style_vectors must be \[2 styles, 512\]"):
         serving.export_pienet(embedding, enhancer, NAMES[:2], vectors, "/nonexistent", multiple=4,
-                              embed_size=EMBED)
+                              embed_size=EMBED, metadata={})
     with pytest.raises(ValueError, match="unique"):
         serving.export_pienet(embedding, enhancer, ["a", "a", "b"], vectors, "/nonexistent",
-                              multiple=4, embed_size=EMBED)
+                              multiple=4, embed_size=EMBED, metadata={})
     with pytest.raises(ValueError, match="give embed_size"):
-        serving.export_pienet(embedding, enhancer, NAMES, vectors, "/nonexistent", multiple=4)
+        serving.export_pienet(embedding, enhancer, NAMES, vectors, "/nonexistent", multiple=4,
+                              metadata={})
 
 
 # --- python -m pienet_tf.enhance -------------------------------------------------------------------

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from clitools import ENV, g_steps, run, state
-from common import images
+from common import export, images
 
 TINY = ["--data=demo:gray2color:train", "--val_data=demo:gray2color:test", "--generator=unet_32",
         "--image_size=32", "--load_size=40", "--ngf=4", "--ndf=4", "--batch_size=2",
@@ -32,6 +32,21 @@ def test_training_writes_samples_logs_checkpoint_and_savedmodel(trained):
     assert state(trained)["epoch"] == 2 and state(trained)["model"] == "Pix2Pix"
     assert g_steps(trained) == 6
     assert (trained / "saved_model" / "saved_model.pb").exists()
+
+
+def test_the_export_says_what_it_is_and_other_tools_refuse_it(trained):
+    _, metadata = export.load(str(trained / "saved_model"), "Pix2Pix")
+    assert metadata["package"] == "gan-zoo-tf" and metadata["epoch"] == 2
+    assert metadata["config"]["generator"] == "unet_32" and metadata["config"]["ngf"] == 4
+    assert metadata["value_range"] == [-1.0, 1.0]
+    for tool, model in [("gpen_tf.restore", "GPEN"), ("dpe_tf.enhance", "DPE")]:
+        result = run(tool, f"--model={trained / 'saved_model'}", f"--input={trained / 'samples'}",
+                     f"--output={trained / 'refused'}", check=False)
+        assert result.returncode == 2
+        message = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+        assert message == [f"error: the SavedModel in {trained / 'saved_model'} is a Pix2Pix model, "
+                           f"not a {model} one: this tool runs {model} exports"]
+        assert not (trained / "refused").exists()
 
 
 def test_killed_run_resumes_from_its_last_checkpoint(tmp_path):
@@ -67,10 +82,31 @@ def test_checkpoint_of_another_model_is_refused(tmp_path):
     ("--batch_size=0", "--batch_size"),
     ("--data=/no/such/folder", "--data=/no/such/folder: data folder"),
     ("--image_size=48", "--image_size=48 must divide by 32"),
+    ("--data=demo:photos:train", "--data=demo:photos:train gives single images, but pix2pix trains "
+                                 "on (input, target) pairs: give ab:DIR, paired:DIR_A,DIR_B"),
 ])
-def test_bad_flag_values_are_named(tmp_path, flag, message):
-    result = run("pix2pix_tf.train", *TINY, flag, f"--model_dir={tmp_path}", check=False)
-    assert result.returncode != 0 and message in result.stderr
+def test_bad_flag_values_are_named_and_leave_no_model_dir(tmp_path, flag, message):
+    result = run("pix2pix_tf.train", *TINY, flag, f"--model_dir={tmp_path / 'run'}", check=False)
+    assert result.returncode == 2 and message in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "run").exists()
+
+
+def test_bad_training_images_are_named_in_one_line(tmp_path):
+    folder = tmp_path / "ab"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for k in range(3):
+        images.write_image(folder / f"{k}.png", rng.integers(0, 256, (32, 64, 3), dtype=np.uint8))
+    images.write_image(folder / "tiny.png", np.zeros((1, 1, 3), np.uint8))  # no room for A and B
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8 truncated")
+    args = [*TINY, f"--data=ab:{folder}", "--epochs=1", "--steps_per_epoch=1", "--noexport"]
+    skipped = run("pix2pix_tf.train", *args, f"--model_dir={tmp_path / 'skip'}")
+    assert "tiny.png: it is 1 px wide" in skipped.stderr and "broken.jpg" in skipped.stderr
+    fatal = run("pix2pix_tf.train", *args, "--on_bad_image=fatal", f"--model_dir={tmp_path / 'fatal'}",
+                check=False)
+    assert fatal.returncode == 1 and "Traceback" not in fatal.stderr
+    errors = [line for line in fatal.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and ("tiny.png" in errors[0] or "broken.jpg" in errors[0]), fatal.stderr
 
 
 def test_translate_writes_same_size_outputs_and_names_bad_files(trained, tmp_path):

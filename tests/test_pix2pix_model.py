@@ -118,3 +118,13 @@ def test_bad_options_are_named():
         Pix2Pix(gan_mode="hinge", **TINY)
     with pytest.raises(ValueError, match="normalization"):
         Pix2Pix(norm="layer", **TINY)
+
+
+def test_train_on_batch_and_evaluate_on_arrays():
+    model = Pix2Pix(**TINY)
+    model.compile()
+    a, b = _pairs()
+    logs = model.train_on_batch(a, b, return_dict=True)  # keras passes (x, y, sample_weight)
+    assert set(logs) == {"d_loss", "g_gan", "g_l1"} and all(np.isfinite(list(logs.values())))
+    assert int(model.g_optimizer.iterations) == 1
+    assert set(model.evaluate(a, b, return_dict=True, verbose=0)) == {"l1", "psnr", "ssim"}
