@@ -15,8 +15,11 @@ from common import distribute, images
 class Checkpoint(keras.callbacks.Callback):
     """Save networks and optimizer state every epoch; resume from them when training starts again.
 
-    The checkpoint is `latest.weights.h5` plus `state.json` (epoch, model class and config). Both are
-    written to a temporary file and renamed, so a run killed while saving keeps the previous one.
+    The checkpoint is `latest.weights.h5` plus `state.json` (epoch, model class and config, and the
+    state of the model's random number generators, which `.weights.h5` leaves out: with the data
+    stream resumed at its position (`common.data.pipeline(start=...)`), a resumed run goes on as the
+    uninterrupted one). Both are written to a temporary file and renamed, so a run killed while saving
+    keeps the previous one.
     An epoch whose logs hold a NaN or infinity stops training without overwriting the last good one.
     Under multi-worker training only the chief writes, and every worker resumes from its files.
     """
@@ -31,7 +34,7 @@ class Checkpoint(keras.callbacks.Callback):
         return {"model": type(self.model).__name__, "config": self.model.get_config()}
 
     def on_train_begin(self, logs=None):
-        state = self._read_state()
+        state = read_state(self.directory)
         if not distribute.same_on_every_worker(self.model.distribute_strategy,
                                                state["epoch"] if state else 0):
             raise ValueError(f"the workers found different checkpoints in {self.directory}: "
@@ -52,14 +55,10 @@ class Checkpoint(keras.callbacks.Callback):
                 f"the checkpoint in {self.directory} does not fit this {mine['model']} (settings that "
                 f"differ: {', '.join(changed) or 'none'}; the precision policy also changes the "
                 f"optimizer state): {err}") from err
+        for variable, value in zip(random_state(self.model), state.get("random_state", [])):
+            variable.assign(value)
         self.model._initial_epoch = state["epoch"]  # the same hook keras' BackupAndRestore uses
         logging.info("resumed from %s at epoch %d", self.directory, state["epoch"])
-
-    def _read_state(self):
-        if not os.path.exists(self.state_path):
-            return None
-        with open(self.state_path) as f:
-            return json.load(f)
 
     def on_epoch_end(self, epoch, logs=None):
         bad = [k for k, v in (logs or {}).items() if not math.isfinite(float(v))]
@@ -76,8 +75,25 @@ class Checkpoint(keras.callbacks.Callback):
             os.replace(tmp, os.path.join(directory, os.path.basename(self.weights_path)))
             state_path = os.path.join(directory, os.path.basename(self.state_path))
             with open(state_path + ".tmp", "w") as f:
-                json.dump(dict(self._describe(), epoch=epoch + 1), f, indent=1)
+                json.dump(dict(self._describe(), epoch=epoch + 1, random_state=[
+                    v.numpy().tolist() for v in random_state(self.model)]), f, indent=1)
             os.replace(state_path + ".tmp", state_path)
+
+
+def read_state(directory):
+    """The state.json of the checkpoint in `directory` (a dict), or None if there is none yet."""
+    path = os.path.join(directory, "state.json")
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def random_state(model):
+    """The variables of `model` that hold random number state (its SeedGenerators': dropout masks,
+    noise), which `model.variables` has and `model.weights`, so `.weights.h5`, has not."""
+    weights = {id(w) for w in model.weights}
+    return [v for v in model.variables if id(v) not in weights]
 
 
 class SampleGrid(keras.callbacks.Callback):

@@ -24,6 +24,7 @@ dropped with a warning, with `"fatal"` the run stops with its name.
 import dataclasses
 import math
 import os
+import random
 
 import tensorflow as tf
 from absl import logging
@@ -228,20 +229,24 @@ def _split_ab(image):
     return image[:, :half], image[:, half:2 * half]
 
 
-def read(source, *, on_bad_image="skip", shuffle=False, seed=None):
+def read(source, *, on_bad_image="skip", shuffle=False, seed=0, start=0):
     """Decoded uint8 images or pairs of `source` (a string or Source), and how many there are.
 
-    With `shuffle`, file paths are reshuffled every epoch before decoding (tfds keeps its order).
+    One pass in file name order; with `shuffle`, endless passes from element `start` on, each in an
+    order of its own (`shuffled_passes` of `seed`), the file paths being shuffled before decoding
+    (tfds examples after it, in a buffer of 2048).
     """
     if on_bad_image not in ON_BAD_IMAGE:
         raise ValueError(f"on_bad_image must be one of {ON_BAD_IMAGE}, got {on_bad_image!r}")
     src = parse_source(source) if isinstance(source, str) else source
 
-    def shuffled(ds, n):
-        return ds.shuffle(n, seed=seed) if shuffle else ds
+    def shuffled(ds, n, offset=0):
+        return shuffled_passes(ds, n, seed + offset, start) if shuffle else ds
 
     if src.kind == "tfds":
-        return _read_tfds(src)
+        ds, size = _read_tfds(src)
+        return (shuffled_passes(ds, size, seed, start, buffer=min(size, 2048)) if shuffle else ds,
+                size)
     if src.kind in ("folder", "ab", "demo"):
         files = demo.files(src.split, src.name) if src.kind == "demo" else _folder_files(src.paths[0])
         ds = _decode_files(shuffled(_file_table(files), len(files)), on_bad_image,
@@ -258,8 +263,11 @@ def read(source, *, on_bad_image="skip", shuffle=False, seed=None):
     # unpaired: each domain is read on its own and repeated, the epoch being the larger domain
     files = [_folder_files(p) for p in src.paths]
     size = max(len(f) for f in files)
-    domains = [_decode_files(shuffled(_file_table(f), len(f)), on_bad_image).repeat()
-               for f in files]
+    if shuffle:  # endless passes of each domain, in orders of their own
+        return tf.data.Dataset.zip(tuple(
+            _decode_files(shuffled(_file_table(f), len(f), k), on_bad_image)
+            for k, f in enumerate(files))), size
+    domains = [_decode_files(_file_table(f), on_bad_image).repeat() for f in files]
     return tf.data.Dataset.zip(tuple(domains)).take(size), size
 
 
@@ -398,14 +406,49 @@ def mirror_pad(images, height, width):
     return tf.gather(images, mirror_indices(w, tf.maximum(w, width)), axis=images.shape.rank - 2)
 
 
-def with_seeds(ds, size, *, cache, repeat, seed):
-    """A training stream of (element, [2] seed) pairs: shuffled (if cached: else the file list is),
-    repeated if asked, each element with its own seed for stateless random augmentation."""
+_ENDLESS = 2 ** 62  # the end of a range that no run reaches
+
+
+def stream_seed(seed=None):
+    """The seed of a data stream: `seed`, or a random one (a run without --seed)."""
+    return random.randrange(2 ** 30) if seed is None else int(seed)
+
+
+def shuffled_passes(ds, size, seed, start=0, buffer=None):
+    """Endless passes over the finite dataset `ds` of `size` elements, pass p shuffled with the seed
+    (seed, p), from element `start` of that stream on.
+
+    The order depends on the seed and the position alone, so a resumed run goes on reading where the
+    stopped one was, at the cost of at most one pass (the elements of its pass before `start`). With
+    unreadable files dropped on the way, positions after them shift and resuming is no longer exact.
+    """
+    def one_pass(p):
+        # The seed pair of pass p is (seed + 1, p). A tensor op seed beside a global seed of 0 (from
+        # --seed=0) trips TF's seed check, so the pair's first half is this function graph's own
+        # seed, set here (TF's global seed stays as it was).
+        tf.compat.v1.set_random_seed(seed + 1)
+        return ds.shuffle(buffer or size, seed=p, reshuffle_each_iteration=False)
+
+    first, offset = divmod(start, size)
+    return tf.data.Dataset.range(first, _ENDLESS).flat_map(one_pass).skip(offset)
+
+
+def element_seeds(seed, start=0):
+    """Endless [2] int64 seeds (seed, i) of the elements i = start, start + 1, ... of a stream, for
+    stateless random ops: what element i draws depends on the seed and i alone."""
+    return tf.data.Dataset.range(start, _ENDLESS).map(
+        lambda i: tf.stack([tf.constant(seed, tf.int64), i]))
+
+
+def with_seeds(ds, size, *, cache, repeat, seed, start=0):
+    """A training stream of (element, [2] seed) pairs from element `start` on: `ds` in shuffled
+    passes (made here after the cache; without it `read(shuffle=True)` made them over the file list),
+    one pass unless `repeat`, each element with the seed of its position (`element_seeds`)."""
     if cache:
-        ds = ds.shuffle(min(size, 2048), seed=seed)
-    if repeat:
-        ds = ds.repeat()
-    return tf.data.Dataset.zip((ds, tf.data.Dataset.random(seed=seed).batch(2)))
+        ds = shuffled_passes(ds, size, seed, start, buffer=min(size, 2048))
+    if not repeat:
+        ds = ds.take(size)
+    return tf.data.Dataset.zip((ds, element_seeds(seed, start)))
 
 
 FITS = ("crop", "pad")
@@ -413,7 +456,7 @@ FITS = ("crop", "pad")
 
 def pipeline(source, *, batch_size, image_size, training, load_size=None, flip=True, rotate=False,
              fit="crop", value_range=(-1.0, 1.0), channels=3, on_bad_image="skip", cache=True,
-             seed=None, repeat=False, center_crop_size=None, transform=None):
+             seed=None, repeat=False, center_crop_size=None, transform=None, start=0):
     """Batches of float32 images or (a, b) pairs, ready for `model.fit` / `evaluate`.
 
     How an image becomes image_size x image_size (`fit`):
@@ -427,16 +470,21 @@ def pipeline(source, *, batch_size, image_size, training, load_size=None, flip=T
     (`flip`), the same for both images of a paired source, drawn separately for `unpaired:` ones ->
     scale -> full batches only. Evaluation: resize -> scale -> batches in a fixed order.
     `channels` is each image's channel count (1 converts to grayscale), an int or one per image.
-    Without `cache` the file list is shuffled instead, as a shuffle after `cache` would be frozen.
+    Without `cache` the file list is shuffled instead (each pass in its own order either way).
     `transform(*images, seed)` (optional) maps each element after the augmentation, before scaling, to
     an image or a tuple of images on the 0-255 scale (uint8 or float), e.g. a clean face to a
     (degraded, clean) pair. Its [2] int64 seed is drawn per element from `seed`; evaluation draws the
     same seeds on every pass, so a validation set made this way stays fixed.
+    The training stream depends on `seed` (random if None) and the position alone: `start` elements
+    in (a resumed run: epochs done x steps per epoch x global batch), it goes on exactly as the whole
+    stream would (`shuffled_passes`, `element_seeds`).
     """
     if fit not in FITS:
         raise ValueError(f"fit must be one of {FITS}, got {fit!r}")
     src = parse_source(source) if isinstance(source, str) else source
-    ds, size = read(src, on_bad_image=on_bad_image, shuffle=training and not cache, seed=seed)
+    seed = stream_seed(seed)
+    ds, size = read(src, on_bad_image=on_bad_image, shuffle=training and not cache, seed=seed,
+                    start=start)
     resize_to = (load_size or image_size) if training else image_size
 
     def prepare(im):
@@ -450,12 +498,12 @@ def pipeline(source, *, batch_size, image_size, training, load_size=None, flip=T
     if training:
         fn = _augmentation(image_size if fit == "crop" else None, flip, rotate)
         augment = (independently if src.kind == "unpaired" else jointly)(fn)
-        ds = with_seeds(ds, size, cache=cache, repeat=repeat, seed=seed)
+        ds = with_seeds(ds, size, cache=cache, repeat=repeat, seed=seed, start=start)
         ds = ds.map(lambda x, s: augment(*(x if isinstance(x, tuple) else (x,)), s),
                     num_parallel_calls=tf.data.AUTOTUNE)
     if transform is not None:
         # A seed stream of its own (seed + 1), so the augmentation's draws stay what they were.
-        seeds = tf.data.Dataset.random(seed=None if seed is None else seed + 1).batch(2)
+        seeds = element_seeds(seed + 1, start if training else 0)
         ds = tf.data.Dataset.zip((ds, seeds)).map(
             lambda x, s: transform(*(x if isinstance(x, tuple) else (x,)), s),
             num_parallel_calls=tf.data.AUTOTUNE)

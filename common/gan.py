@@ -54,6 +54,9 @@ class GANModel(distribute.ReplicaSafeFit, keras.Model):
         # replica normalises its own share (as PyTorch's DataParallel) and keeps its own moving
         # statistics, of which checkpoints hold replica 0's.
         self.sync_batch_norm = sync_batch_norm
+        # The state of every random draw of a train step (noise, gradient-penalty mixing), which
+        # checkpoints keep (common.callbacks.random_state), so that a resumed run draws on as before.
+        self.noise_seed = keras.random.SeedGenerator()
 
     def get_config(self):
         return {**super().get_config(), **self.options, "sync_batch_norm": self.sync_batch_norm}

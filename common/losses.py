@@ -7,6 +7,8 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from common import distribute
+
 GAN_MODES = ("vanilla", "lsgan", "wgangp")
 
 
@@ -34,16 +36,23 @@ def l1(x, y):
 GP_FORMS = ("squared", "one_sided_linear")
 
 
-def gradient_penalty(critic, real, fake, form="squared"):
+def gradient_penalty(critic, real, fake, form="squared", seed_generator=None):
     """A gradient penalty on ||grad critic(x)|| at random points x between real and fake.
 
     `squared` (WGAN-GP): mean((||grad|| - 1)^2). `one_sided_linear` (the Deep Photo Enhancer code):
     mean(max(0, ||grad|| - 1)), which only penalises slopes above 1.
-    Each example gets its own mixing weight, as in the official pix2pix `cal_gradient_penalty`.
+    Each example gets its own mixing weight, as in the official pix2pix `cal_gradient_penalty`,
+    drawn from `seed_generator` (a model's, kept in its checkpoints) for the global batch
+    (`distribute.replica_share`), or from TensorFlow's global generator without one.
     """
     if form not in GP_FORMS:
         raise ValueError(f"gradient penalty form must be one of {GP_FORMS}, got {form!r}")
-    alpha = tf.random.uniform([tf.shape(real)[0], 1, 1, 1], dtype=real.dtype)
+    shape = [tf.shape(real)[0], 1, 1, 1]
+    if seed_generator is None:
+        alpha = tf.random.uniform(shape, dtype=real.dtype)
+    else:
+        alpha = tf.cast(distribute.replica_share(
+            lambda full: keras.random.uniform(full, seed=seed_generator), shape), real.dtype)
     mixed = real + alpha * (tf.cast(fake, real.dtype) - real)
     with tf.GradientTape() as tape:
         tape.watch(mixed)

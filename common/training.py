@@ -39,6 +39,13 @@ def dataset(flag_name, **kwargs):
         raise app.UsageError(f"--{flag_name}={getattr(FLAGS, flag_name)}: {err}") from err
 
 
+def resume_start(model_dir, steps):
+    """Where the training data stream of a run in `model_dir` resumes: the elements that the epochs
+    of its checkpoint have read (epochs x steps x global batch), 0 for a new run."""
+    state = callbacks.read_state(os.path.join(model_dir, "checkpoints"))
+    return state["epoch"] * steps * FLAGS.batch_size if state else 0
+
+
 def require_pairs(model, *flag_names):
     """A usage error unless the sources in --<flag_names> (those given) give (input, target) pairs."""
     for name in flag_names:

@@ -33,7 +33,6 @@ class DCGAN(GANModel):
         self.latent_dim = latent_dim
         self.generator = networks.generator(image_size, channels, latent_dim, ngf)
         self.discriminator = networks.discriminator(image_size, channels, ndf)
-        self.noise_seed = keras.random.SeedGenerator()  # in checkpoints, so a resumed run goes on
         self.built = True
 
     learning_rate = 2e-4

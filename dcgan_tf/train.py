@@ -28,13 +28,14 @@ FLAGS.set_default("flip", False)
 FLAGS.set_default("num_samples", 64)
 
 
-def _images(flag_name):
-    """Batches of real images from --<flag_name>. Validation draws them the way training does
-    (random crops of --load_size images, repeated), so that both measure the same distribution."""
+def _images(flag_name, start=0):
+    """Batches of real images from --<flag_name>, from element `start` of the stream on. Validation
+    draws them the way training does (random crops of --load_size images, repeated), so that both
+    measure the same distribution."""
     return training.dataset(
         flag_name, batch_size=FLAGS.batch_size, image_size=FLAGS.image_size, training=True,
         repeat=True, cache=FLAGS.cache, load_size=FLAGS.load_size, flip=FLAGS.flip,
-        channels=FLAGS.channels, center_crop_size=FLAGS.center_crop)
+        channels=FLAGS.channels, center_crop_size=FLAGS.center_crop, start=start)
 
 
 def main(argv):
@@ -44,9 +45,9 @@ def main(argv):
         networks.num_blocks(FLAGS.image_size)
     except ValueError as err:
         raise app.UsageError(f"--image_size: {err}") from err
-    train_ds = _images("data")
-    val_ds = _images("val_data") if FLAGS.val_data else None
     steps = training.steps_per_epoch()
+    train_ds = _images("data", start=training.resume_start(FLAGS.model_dir, steps))
+    val_ds = _images("val_data") if FLAGS.val_data else None
     with runtime.strategy.scope():
         model = DCGAN(image_size=FLAGS.image_size, channels=FLAGS.channels,
                       latent_dim=FLAGS.latent_dim, ngf=FLAGS.ngf, ndf=FLAGS.ndf,

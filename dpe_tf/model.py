@@ -230,7 +230,7 @@ class DPE(GANModel):
 
     def _penalty(self, critic, real, fake):
         return losses.gradient_penalty(lambda t: critic(t, training=True), real, fake,
-                                       form=self.options["gp_form"])
+                                       form=self.options["gp_form"], seed_generator=self.noise_seed)
 
     def _critic_step(self, x, y):
         """One critic update on this batch; returns the raw penalties [critics] for A-WGAN."""

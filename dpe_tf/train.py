@@ -24,12 +24,13 @@ FLAGS.set_default("epochs", 150)
 FLAGS.set_default("decay_epochs", 75)
 
 
-def _pairs(flag_name, training_, batch_size):
-    """(x, y) batches in [0, 1], each photo resized to a long side of --image_size and mirror-padded."""
+def _pairs(flag_name, training_, batch_size, start=0):
+    """(x, y) batches in [0, 1], each photo resized to a long side of --image_size and mirror-padded
+    (training: from element `start` of the stream on)."""
     return training.dataset(
         flag_name, batch_size=batch_size, image_size=FLAGS.image_size, training=training_,
         repeat=training_, cache=FLAGS.cache, fit="pad", flip=FLAGS.flip, rotate=FLAGS.rotate,
-        value_range=VALUE_RANGE)
+        value_range=VALUE_RANGE, start=start)
 
 
 def main(argv):
@@ -43,11 +44,12 @@ def main(argv):
         want = "unpaired:DIR_X,DIR_Y" if FLAGS.mode == "2way" else "paired pairs (paired:, demo:enhance)"
         raise app.UsageError(f"--mode={FLAGS.mode} trains on {want}, got --data={FLAGS.data}")
     training.require_pairs(f"DPE --mode={FLAGS.mode}", "data", "val_data")
-    train_ds = _pairs("data", True, FLAGS.batch_size)
+    steps = training.steps_per_epoch()
+    train_ds = _pairs("data", True, FLAGS.batch_size,
+                      start=training.resume_start(FLAGS.model_dir, steps))
     val_ds = _pairs("val_data", False, FLAGS.batch_size) if FLAGS.val_data else None
     sample_batch = first_batch(_pairs("val_data" if FLAGS.val_data else "data", False,
                                       FLAGS.num_samples))
-    steps = training.steps_per_epoch()
     with runtime.strategy.scope():
         model = DPE(mode=FLAGS.mode, image_size=FLAGS.image_size,
                     sync_batch_norm=FLAGS.sync_batch_norm)

@@ -202,7 +202,7 @@ def degrade(image, seed, options=Degradation()):
 
 
 def faces(source, *, size, batch_size, training, stage="restore", degradation=Degradation(), seed=0,
-          on_bad_image="skip", cache=True, repeat=False):
+          on_bad_image="skip", cache=True, repeat=False, start=0):
     """Batches of faces for GPEN, float32 in [-1, 1], built on common.data.pipeline.
 
     stage "prior": clean faces [N, size, size, 3]; stage "restore": (degraded, clean) pairs, each face
@@ -212,6 +212,7 @@ def faces(source, *, size, batch_size, training, stage="restore", degradation=De
     face crops, `tfds:celeb_a`, `demo:faces[:SPLIT]`. Each image is cut to its centred square (tfds
     celeb_a's 178 x 218 photos lose rows at the top and bottom), resized to `size`, cached (`cache`);
     training shuffles, flips with probability 0.5 and, with `repeat`, repeats; only full batches.
+    `start` resumes the training stream (common.data.pipeline).
     """
     if stage not in STAGES:
         raise ValueError(f"stage must be one of {STAGES}, got {stage!r}")
@@ -229,7 +230,7 @@ def faces(source, *, size, batch_size, training, stage="restore", degradation=De
     transform = pair if stage == "restore" and not paired else None
     return data.pipeline(src, batch_size=batch_size, image_size=size, training=training,
                          center_crop_size=0, value_range=(-1.0, 1.0), on_bad_image=on_bad_image,
-                         cache=cache, seed=seed, repeat=repeat, transform=transform)
+                         cache=cache, seed=seed, repeat=repeat, transform=transform, start=start)
 
 
 # -- flags for the tools that degrade (gpen_tf.degrade, a trainer) ---------------------------------

@@ -109,7 +109,6 @@ class GPEN(GANModel):
                                             **arch)
         self.discriminator = networks.discriminator(size, **arch)
         self.noise_shapes = networks.noise_shapes(size, **arch)
-        self.noise_seed = keras.random.SeedGenerator()  # in checkpoints, so a resumed run goes on
         state = dict(trainable=False, autocast=False, aggregation="only_first_replica")
         self.train_steps = self.add_weight(shape=(), dtype="int64", initializer="zeros",
                                            name="train_steps", **state)

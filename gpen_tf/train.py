@@ -35,13 +35,14 @@ FLAGS.set_default("batch_size", 4)
 FLAGS.set_default("epochs", 100)
 
 
-def _faces(flag_name, stage, training_, batch_size, options):
-    """Clean faces (prior) or (degraded, clean) pairs (restore) in [-1, 1] of the source in --flag_name."""
+def _faces(flag_name, stage, training_, batch_size, options, start=0):
+    """Clean faces (prior) or (degraded, clean) pairs (restore) in [-1, 1] of the source in --flag_name
+    (training: from element `start` of the stream on)."""
     try:
         return degradation.faces(
             getattr(FLAGS, flag_name), size=FLAGS.image_size, batch_size=batch_size, training=training_,
             stage=stage, degradation=options, seed=FLAGS.seed or 0, on_bad_image=FLAGS.on_bad_image,
-            cache=FLAGS.cache, repeat=training_)
+            cache=FLAGS.cache, repeat=training_, start=start)
     except (ValueError, FileNotFoundError) as err:
         raise app.UsageError(f"--{flag_name}={getattr(FLAGS, flag_name)}: {err}") from err
 
@@ -60,7 +61,8 @@ def main(argv):
     steps = training.steps_per_epoch()
     init_from = None if FLAGS.init_from == "none" else FLAGS.init_from
     for stage, stage_dir, previous in training.stages(STAGES, FLAGS.stage, init_from):
-        train_ds = _faces("data", stage, True, FLAGS.batch_size, options)
+        train_ds = _faces("data", stage, True, FLAGS.batch_size, options,
+                          start=training.resume_start(stage_dir, steps))
         val_ds = _faces("val_data", stage, False, FLAGS.batch_size, options) if FLAGS.val_data else None
         sample_batch = first_batch(_faces("val_data" if FLAGS.val_data else "data", stage, False,
                                           FLAGS.num_samples, options))

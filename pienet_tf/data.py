@@ -96,36 +96,41 @@ def _check_users(src, names):
     return names
 
 
-def _read_user(src, user, *, on_bad_image, shuffle, seed):
-    """One user's (input, retouched) uint8 pairs and how many there are (bad files included)."""
+def _read_user(src, user, *, on_bad_image, shuffle=False, seed=0, start=0):
+    """One user's (input, retouched) uint8 pairs and how many there are (bad files included); with
+    `shuffle`, endless shuffled passes from pair `start` on (common.data.read)."""
+    order = dict(shuffle=shuffle, seed=seed, start=start)
     if src.is_demo:
         photos, size = data.read(data.Source("demo", name="photos", split=src.split),
-                                 on_bad_image=on_bad_image, shuffle=shuffle, seed=seed)
+                                 on_bad_image=on_bad_image, **order)
         return photos.map(lambda photo: (photo, styles.apply(user, photo))), size
     folder = os.path.join(src.root, user)
     try:
         return data.read(data.Source("paired", paths=(src.inputs, folder)), on_bad_image=on_bad_image,
-                         shuffle=shuffle, seed=seed)
+                         **order)
     except ValueError as err:
         raise ValueError(f"user {user!r}: {err}") from err
 
 
-def read(source, users, *, on_bad_image="skip", shuffle=False, seed=None):
+def read(source, users, *, on_bad_image="skip", shuffle=False, seed=0, start=0):
     """((input, retouched), user_id) uint8 samples of the given users, and how many there are.
 
     user_id is the user's index in `users`. The users take turns (one sample of each in turn while
-    they last), so that consecutive samples, and so a batch, mix users. With `shuffle` each user's files
-    are reshuffled every epoch (seed + the user's index).
+    they last), so that consecutive samples, and so a batch, mix users. With `shuffle` each user's
+    files come in endless passes, each in its own order (seed + the user's index), and the users take
+    strict turns, so sample i is user i mod K's sample i // K: a stream that starts at sample `start`
+    starts each user where the whole stream would have it.
     """
     src = parse_source(source)
     users = _check_users(src, users)
     per_user, total = [], 0
     for uid, user in enumerate(users):
+        user_start = start // len(users) + (uid < start % len(users))
         pairs, size = _read_user(src, user, on_bad_image=on_bad_image, shuffle=shuffle,
-                                 seed=None if seed is None else seed + uid)
+                                 seed=seed + uid, start=user_start if shuffle else 0)
         per_user.append(pairs.map(lambda x, y, uid=uid: ((x, y), tf.constant(uid, tf.int32))))
         total += size
-    turns = tf.data.Dataset.range(len(per_user)).repeat()
+    turns = tf.data.Dataset.range(len(per_user)).repeat().skip(start % len(users) if shuffle else 0)
     # Without stop_on_empty_dataset a user whose samples ran out is passed over; the dataset ends when
     # every user's has.
     return tf.data.Dataset.choose_from_datasets(per_user, turns, stop_on_empty_dataset=False), total
@@ -142,17 +147,18 @@ def square(image, size):
 
 
 def dataset(source, users, *, batch_size, image_size, training, load_size=None, flip=True,
-            seed=None, on_bad_image="skip", cache=True, repeat=False):
+            seed=None, on_bad_image="skip", cache=True, repeat=False, start=0):
     """Batches ((images, user_ids), targets) for `PieNet.fit`: float32 in [0, 1], user_ids int32.
 
     Every photo and its retouched version are cut to their centred square and resized, to load_size
     (default image_size * 9 / 8) for training and image_size for evaluation. Training: cache -> shuffle
     -> the same random image_size crop and horizontal flip (`flip`) for both -> full batches only,
     mixing users. Evaluation: batches in a fixed order (users taking turns). Without `cache` the file
-    lists are shuffled instead, as a shuffle after `cache` would be frozen.
+    lists are shuffled instead. `start` resumes the training stream, as in common.data.pipeline.
     """
+    seed = data.stream_seed(seed)
     ds, size = read(source, users, on_bad_image=on_bad_image, shuffle=training and not cache,
-                    seed=seed)
+                    seed=seed, start=start)
     side = (load_size or image_size + image_size // 8) if training else image_size
     ds = ds.map(lambda pair, uid: ((square(pair[0], side), square(pair[1], side)), uid),
                 num_parallel_calls=tf.data.AUTOTUNE)
@@ -160,7 +166,7 @@ def dataset(source, users, *, batch_size, image_size, training, load_size=None, 
         ds = ds.cache()
     if training:
         augment = data.jointly(data.augmentation(image_size, flip))
-        ds = data.with_seeds(ds, size, cache=cache, repeat=repeat, seed=seed)
+        ds = data.with_seeds(ds, size, cache=cache, repeat=repeat, seed=seed, start=start)
         ds = ds.map(lambda sample, s: (augment(*sample[0], s), sample[1]),
                     num_parallel_calls=tf.data.AUTOTUNE)
 
@@ -179,7 +185,7 @@ def user_pairs(source, user, *, on_bad_image="skip"):
     """One user's (input, retouched) uint8 pairs at their own size, in file name order: for evaluation."""
     src = parse_source(source)
     _check_users(src, [user])
-    return _read_user(src, user, on_bad_image=on_bad_image, shuffle=False, seed=None)[0]
+    return _read_user(src, user, on_bad_image=on_bad_image)[0]
 
 
 def preferred(source, user, *, image_size, limit=None, on_bad_image="skip"):

@@ -36,12 +36,12 @@ FLAGS.set_default("batch_size", 8)
 FLAGS.set_default("epochs", 100)
 
 
-def _batches(flag_name, users, training_, batch_size):
+def _batches(flag_name, users, training_, batch_size, start=0):
     try:
         return data.dataset(getattr(FLAGS, flag_name), users, batch_size=batch_size,
                             image_size=FLAGS.image_size, training=training_, repeat=training_,
                             load_size=FLAGS.load_size, flip=FLAGS.flip, seed=FLAGS.seed,
-                            on_bad_image=FLAGS.on_bad_image, cache=FLAGS.cache)
+                            on_bad_image=FLAGS.on_bad_image, cache=FLAGS.cache, start=start)
     except (ValueError, FileNotFoundError) as err:
         raise app.UsageError(f"--{flag_name}={getattr(FLAGS, flag_name)}: {err}") from err
 
@@ -65,7 +65,6 @@ def main(argv):
     if FLAGS.image_size % networks.MULTIPLE:
         raise app.UsageError(f"--image_size={FLAGS.image_size} must divide by {networks.MULTIPLE}")
     users = _users()
-    train_ds = _batches("data", users, True, FLAGS.batch_size)
     val_ds = _batches("val_data", users, False, FLAGS.batch_size) if FLAGS.val_data else None
     sample_batch = first_batch(_batches("val_data" if FLAGS.val_data else "data", users, False,
                                         FLAGS.num_samples))
@@ -73,6 +72,8 @@ def main(argv):
     val_steps = FLAGS.validation_steps or (
         -(-data.count(FLAGS.val_data, users) // FLAGS.batch_size) if val_ds else None)
     for stage, stage_dir, previous in training.stages(STAGES, FLAGS.stage, FLAGS.init_from):
+        train_ds = _batches("data", users, True, FLAGS.batch_size,
+                            start=training.resume_start(stage_dir, steps))
         with runtime.strategy.scope():
             model = PieNet(users=users, stage=stage, image_size=FLAGS.image_size,
                            embedding_width=FLAGS.embedding_width, enhancer_width=FLAGS.enhancer_width,

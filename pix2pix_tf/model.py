@@ -60,7 +60,8 @@ class Pix2Pix(GANModel):
                     if mode == "wgangp":
                         d_loss += self.options["lambda_gp"] * losses.gradient_penalty(
                             lambda x: self.discriminator(x, training=True),
-                            tf.concat([real_a, real_b], -1), tf.concat([real_a, fake_b], -1))
+                            tf.concat([real_a, real_b], -1), tf.concat([real_a, fake_b], -1),
+                            seed_generator=self.noise_seed)
                 self.minimize(d_tape, d_loss, self.d_optimizer, self.discriminator.trainable_variables)
             g_gan = losses.gan_loss(mode, self._discriminate(real_a, fake_b), True)
             g_l1 = losses.l1(fake_b, real_b)

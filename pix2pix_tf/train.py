@@ -24,15 +24,16 @@ flags.DEFINE_integer("input_channels", 3, "Channels of A (1: grayscale).", lower
 flags.DEFINE_integer("output_channels", 3, "Channels of B (1: grayscale).", lower_bound=1)
 
 
-def _pairs(flag_name, training_, batch_size):
-    """(input, target) batches of the source in --<flag_name>, in --direction."""
+def _pairs(flag_name, training_, batch_size, start=0):
+    """(input, target) batches of the source in --<flag_name>, in --direction (training: from
+    element `start` of the stream on)."""
     swap = FLAGS.direction == "BtoA"
     channels = (FLAGS.input_channels, FLAGS.output_channels)
     ds = training.dataset(
         flag_name, batch_size=batch_size,
         image_size=FLAGS.image_size, training=training_, repeat=training_, cache=FLAGS.cache,
         load_size=FLAGS.load_size or FLAGS.image_size * 286 // 256, flip=FLAGS.flip,
-        channels=channels[::-1] if swap else channels)
+        channels=channels[::-1] if swap else channels, start=start)
     return ds.map(lambda a, b: (b, a)) if swap else ds
 
 
@@ -44,11 +45,12 @@ def main(argv):
     if FLAGS.image_size % multiple:
         raise app.UsageError(f"--image_size={FLAGS.image_size} must divide by {multiple} for "
                              f"--generator={FLAGS.generator}")
-    train_ds = _pairs("data", True, FLAGS.batch_size)
+    steps = training.steps_per_epoch()
+    train_ds = _pairs("data", True, FLAGS.batch_size,
+                      start=training.resume_start(FLAGS.model_dir, steps))
     val_ds = _pairs("val_data", False, FLAGS.batch_size) if FLAGS.val_data else None
     sample_batch = first_batch(_pairs("val_data" if FLAGS.val_data else "data", False,
                                       FLAGS.num_samples))
-    steps = training.steps_per_epoch()
     with runtime.strategy.scope():
         model = Pix2Pix(
             generator=FLAGS.generator, n_layers=FLAGS.n_layers, norm=FLAGS.norm,

@@ -2,8 +2,10 @@
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import h5py
 import numpy as np
@@ -72,3 +74,34 @@ print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in {tuple(pack
                             env=ENV)
     assert json.loads(result.stdout.strip().splitlines()[-1]) == []  # none of this package
     return {key: dict(np.load(tmp_path / f"{key}_out.npz")) for key in calls}
+
+
+def kill_after_checkpoint(module, *args, checkpoint):
+    """Start `python -m module args` and SIGKILL it as soon as the state.json in the folder
+    `checkpoint` exists (the end of its first epoch there); returns the epoch it had reached."""
+    proc = subprocess.Popen([sys.executable, "-m", module, *args], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env=ENV)
+    deadline = time.time() + 240
+    while not (checkpoint / "state.json").exists() and time.time() < deadline:
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    with open(checkpoint / "state.json") as f:
+        return json.load(f)["epoch"]
+
+
+def checkpoint_arrays(model_dir):
+    """{name: array} of every variable in a run's checkpoint, random number state included."""
+    arrays = {}
+    with h5py.File(model_dir / "checkpoints" / "latest.weights.h5") as f:
+        f.visititems(lambda name, item: arrays.__setitem__(name, item[()])
+                     if isinstance(item, h5py.Dataset) else None)
+    for k, value in enumerate(state(model_dir)["random_state"]):
+        arrays[f"random_state/{k}"] = np.asarray(value)
+    return arrays
+
+
+def assert_same_arrays(a, b):
+    assert a.keys() == b.keys()
+    different = [name for name in a if not np.array_equal(a[name], b[name])]
+    assert not different, f"{len(different)} of {len(a)} arrays differ, e.g. {different[:5]}"

@@ -1,9 +1,10 @@
-"""GPEN's training command as a user runs it: both stages, the export, bad flags."""
+"""GPEN's training command as a user runs it: both stages, the export, bad flags, exact resume."""
 
 import numpy as np
 import pytest
 
-from clitools import run, state, serve_in_fresh_process
+from clitools import (assert_same_arrays, checkpoint_arrays, kill_after_checkpoint, run,
+                      serve_in_fresh_process, state)
 
 TINY = ["--data=demo:faces:train", "--image_size=16", "--channel_multiplier=1", "--narrow=0.03125",
         "--batch_size=2", "--steps_per_epoch=2", "--num_samples=2", "--seed=0", "--prior_epochs=1",
@@ -32,3 +33,16 @@ def test_both_stages_train_and_the_export_restores_any_size(trained, tmp_path):
 def test_bad_flags_are_named(tmp_path, flags, message):
     result = run("gpen_tf.train", *TINY, *flags, f"--model_dir={tmp_path}", check=False)
     assert result.returncode != 0 and message in result.stderr
+
+
+def test_a_run_killed_in_its_first_stage_resumed_ends_as_the_uninterrupted_one(tmp_path):
+    args = [*TINY, "--prior_epochs=3", "--epochs=2", "--deterministic", "--mixed_precision=off",
+            "--noexport"]
+    run("gpen_tf.train", *args, f"--model_dir={tmp_path / 'whole'}")
+    done = kill_after_checkpoint("gpen_tf.train", *args, f"--model_dir={tmp_path / 'killed'}",
+                                 checkpoint=tmp_path / "killed" / "prior" / "checkpoints")
+    assert done >= 1
+    run("gpen_tf.train", *args, f"--model_dir={tmp_path / 'killed'}")
+    for stage in ("prior", "restore"):
+        assert_same_arrays(checkpoint_arrays(tmp_path / "killed" / stage),
+                           checkpoint_arrays(tmp_path / "whole" / stage))
