@@ -128,7 +128,7 @@ def test_only_the_chief_writes_and_the_other_worker_leaves_nothing(runs):
 
 def test_killed_workers_resume_together(tmp_path):
     model_dir = tmp_path / "run"
-    procs = start_workers(model_dir, tmp_path / "scratch", "--epochs=12", "--noexport")
+    procs = start_workers(model_dir, tmp_path / "scratch", "--epochs=3", "--noexport")
     state = model_dir / "checkpoints" / "state.json"
     deadline = time.time() + 240
     while not state.exists() and time.time() < deadline and procs[0].poll() is None:
@@ -139,8 +139,8 @@ def test_killed_workers_resume_together(tmp_path):
     for p in procs:
         p.communicate()
     killed_at = json.loads(state.read_text())["epoch"]
-    assert killed_at < 12
-    outputs = finish(start_workers(model_dir, tmp_path / "scratch", "--epochs=12", "--noexport"))
+    assert killed_at < 3
+    outputs = finish(start_workers(model_dir, tmp_path / "scratch", "--epochs=3", "--noexport"))
     for out in outputs:
-        assert f"at epoch {killed_at}" in out and "Epoch 12/12" in out
-    assert json.loads(state.read_text())["epoch"] == 12
+        assert f"at epoch {killed_at}" in out and "Epoch 3/3" in out
+    assert json.loads(state.read_text())["epoch"] == 3
