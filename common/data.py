@@ -22,6 +22,7 @@ dropped with a warning, with `"fatal"` the run stops with its name.
 """
 
 import dataclasses
+import functools
 import math
 import os
 import random
@@ -94,6 +95,18 @@ NATIVE = {"JPEG": {"L", "RGB"}, "MPO": {"L", "RGB"}, "PNG": {"1", "L", "P", "RGB
 
 def _decoder(path):
     """How a file is decoded: "jpeg" or "image" (tf.io.decode_jpeg / decode_image), "" by Pillow."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return ""  # Pillow names what is wrong with it
+    return _decoder_of_version(path, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=None)
+def _decoder_of_version(path, mtime_ns, size):
+    """_decoder for one version of a file: a training run lists its files several times (`count`,
+    the training and validation pipelines), and each header is read once."""
+    del mtime_ns, size  # only the cache's key
     fmt, mode, plain = images.peek(path) or ("", "", False)
     if not plain or mode not in NATIVE.get(fmt, ()):
         return ""
