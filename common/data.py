@@ -347,6 +347,13 @@ def to_range(image, value_range):
     return tf.cast(image, tf.float32) / 255.0 * (high - low) + low
 
 
+def as_unit(images):
+    """uint8 images scaled to [0, 1]; float images (already in [0, 1]) cast to float32."""
+    if images.dtype == tf.uint8:
+        return to_range(images, (0, 1))
+    return tf.cast(images, tf.float32)
+
+
 def from_range(images, value_range):
     """float in value_range -> uint8, rounded: the inverse of to_range."""
     low, high = value_range

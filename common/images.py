@@ -10,6 +10,7 @@ import sys
 import uuid
 
 import numpy as np
+import tensorflow as tf
 from keras.utils import Progbar
 from PIL import ExifTags, Image, ImageOps
 
@@ -215,8 +216,9 @@ def rows_of(images, columns):
 def process_files(inputs, output_dir, fn, *, suffix=".png"):
     """Apply fn to each input image and write output_dir/<stem><suffix>.
 
-    Unreadable inputs are reported on stderr and skipped. Returns the number
-    of files that failed.
+    Each output is written as soon as it is made. Unreadable inputs, and inputs on which fn fails
+    in TensorFlow (a tf.errors.OpError, e.g. out of memory), are reported on stderr and skipped; the
+    others are still processed. Returns the number of files that failed.
     """
     files = list_images(inputs)
     output_dir = os.fspath(output_dir)
@@ -248,13 +250,12 @@ def process_files(inputs, output_dir, fn, *, suffix=".png"):
     progress = Progbar(len(files), unit_name="image")
     for i, (src, out) in enumerate(zip(files, outputs)):
         try:
-            image = read_image(src)
-        except ImageReadError as e:
+            write_image(out, fn(read_image(src)))
+        except (ImageReadError, tf.errors.OpError) as e:
+            message = e if isinstance(e, ImageReadError) else f"{src}: {e.message.splitlines()[0]}"
             # Leading newline: keep the message off the progress bar's line.
-            print(f"\nskipped: {e}", file=sys.stderr)
+            print(f"\nskipped: {message}", file=sys.stderr)
             failed.append(os.path.basename(src))
-        else:
-            write_image(out, fn(image))
         progress.update(i + 1)
 
     summary = f"wrote {len(files) - len(failed)} images to {output_dir}"

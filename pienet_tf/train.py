@@ -56,7 +56,7 @@ def _users():
 def _export(model, path, metadata):
     names, vectors = model.style_vectors()
     serving.export_pienet(model.embedding, model.enhancer, names, vectors, path,
-                          multiple=networks.MULTIPLE, embed_size=FLAGS.image_size, metadata=metadata)
+                          embed_size=FLAGS.image_size, metadata=metadata)
 
 
 def main(argv):

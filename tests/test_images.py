@@ -3,6 +3,7 @@ import pickle
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from PIL import Image, ImageFile
 
 from common import images
@@ -271,6 +272,25 @@ def test_process_files_skips_corrupt_file(tmp_path, capsys):
     captured = capsys.readouterr()
     assert "b.jpg" in captured.err
     assert f"wrote 2 images to {dst}; 1 failed: b.jpg" in captured.out
+
+
+def test_a_file_the_model_fails_on_does_not_stop_the_others(tmp_path, capsys):
+    src, dst = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    for name, value in [("a.png", 10), ("big.png", 20), ("c.png", 30)]:
+        touch_image(src / name, value)
+    written = []
+
+    def fn(image):
+        assert sorted(os.listdir(dst)) == written if dst.exists() else not written  # written when made
+        if image[0, 0, 0] == 20:
+            raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor\ndetails")
+        written.append("a.png" if image[0, 0, 0] == 10 else "c.png")
+        return invert(image)
+
+    assert process_files(src, dst, fn) == 1
+    assert sorted(os.listdir(dst)) == ["a.png", "c.png"]
+    assert f"skipped: {src / 'big.png'}: OOM when allocating tensor\n" in capsys.readouterr().err
 
 
 def test_process_files_single_file_with_suffix(tmp_path):

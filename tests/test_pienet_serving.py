@@ -1,8 +1,8 @@
 """PieNet's SavedModel (serving_default, preference, styles) and `python -m pienet_tf.enhance`.
 
-Tiny stand-in networks with the real ones' interfaces: the embedding maps [N, H, W, 3] in [0, 1] to
-L2-normalised [N, 512]; the enhancer adds to its input a residual that needs H and W to be multiples of
-4 (a stride-4 conv and a x4 upsampling) and depends on the preference vector.
+A tiny stand-in embedding with the real one's interface ([N, H, W, 3] in [0, 1] -> L2-normalised
+[N, 512]) and the real enhancer at width 4 with random weights (`common.tiles.randomize`: the untrained
+one returns its input). Exports use 32-pixel tiles, so that photos over 176 pixels are tiled.
 """
 
 import keras
@@ -11,14 +11,15 @@ import pytest
 import tensorflow as tf
 
 from clitools import endpoints_in_fresh_process, run
-from common import export, images
-from pienet_tf import serving
+from common import export, images, tiles
+from pienet_tf import networks, serving
 
 DIMS = 512
 EMBED = 24
-MULTIPLE = 4
+MULTIPLE = 16
+TILE = 32
 NAMES = ["warm", "noir", "expert_c"]
-SIZES = [(17, 23), (16, 16), (1, 30), (5, 3)]
+SIZES = [(17, 23), (16, 16), (1, 30), (5, 3), (200, 130)]
 
 
 def stand_in_embedding():
@@ -28,11 +29,8 @@ def stand_in_embedding():
     return keras.Model(x, keras.layers.UnitNormalization()(h))
 
 
-def stand_in_enhancer():
-    x, p = keras.Input((None, None, 3)), keras.Input((DIMS,))
-    h = keras.layers.UpSampling2D(MULTIPLE)(keras.layers.Conv2D(3, 3, strides=MULTIPLE, padding="same")(x))
-    scale = keras.layers.Reshape((1, 1, 3))(keras.layers.Dense(3)(p))
-    return keras.Model([x, p], keras.layers.Add()([x, keras.layers.Multiply()([h, scale])]))
+def tiny_enhancer():
+    return networks.enhancer(width=4, preference_dim=DIMS)
 
 
 def rand_uint8(h, w, n=1, seed=0):
@@ -47,15 +45,15 @@ def unit(vectors):
 def nets():
     keras.utils.set_random_seed(0)
     vectors = unit(np.random.default_rng(1).normal(size=(len(NAMES), DIMS))).astype(np.float32)
-    return stand_in_embedding(), stand_in_enhancer(), vectors
+    return stand_in_embedding(), tiles.randomize(tiny_enhancer(), seed=2), vectors
 
 
 @pytest.fixture(scope="module")
 def exported(nets, tmp_path_factory):
     embedding, enhancer, vectors = nets
     path = str(tmp_path_factory.mktemp("pienet") / "saved_model")
-    return serving.export_pienet(embedding, enhancer, NAMES, vectors, path, multiple=MULTIPLE,
-                                 embed_size=EMBED, metadata=export.describe("PieNet"))
+    return serving.export_pienet(embedding, enhancer, NAMES, vectors, path, embed_size=EMBED, tile=TILE,
+                                 metadata=export.describe("PieNet"))
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +67,7 @@ def served(model, x, preference):
 
 
 def expected_output(enhancer, x, preference):
-    """The enhancer on the photo mirror-padded (np.pad symmetric) to multiples of 4, cropped, clipped."""
+    """The enhancer on the photo mirror-padded (np.pad symmetric) to multiples of 16, cropped, clipped."""
     h, w = x.shape[1:3]
     padded = np.pad(x, [(0, 0), (0, -h % MULTIPLE), (0, -w % MULTIPLE), (0, 0)], mode="symmetric")
     y = enhancer([padded.astype(np.float32) / 255, preference]).numpy()[:, :h, :w]
@@ -98,17 +96,37 @@ def test_serving_keeps_any_size_and_pads_as_documented(nets, model):
 
 def test_an_enhancer_that_returns_its_input_gives_back_the_input_exactly(nets, tmp_path):
     embedding, _, vectors = nets
-    identity = stand_in_enhancer()
-    for layer in identity.layers:
-        for weight in layer.weights:
-            weight.assign(tf.zeros_like(weight))
+    identity = tiny_enhancer()  # its last conv starts at zero
     path = serving.export_pienet(embedding, identity, NAMES, vectors, str(tmp_path / "sm"),
-                                 multiple=MULTIPLE, embed_size=EMBED,
-                                 metadata=export.describe("PieNet"))
+                                 embed_size=EMBED, tile=TILE, metadata=export.describe("PieNet"))
     model = tf.saved_model.load(path)
     for k, (h, w) in enumerate(SIZES):
         x = rand_uint8(h, w, seed=10 + k)
         np.testing.assert_array_equal(served(model, x, vectors[:1]), x)
+
+
+def test_measured_receptive_fields_are_the_documented_ones():
+    assert serving.receptive_fields(tiny_enhancer()) == (serving.POOL_FIELD, serving.LOCAL_FIELD)
+    assert (serving.POOL_MARGIN, serving.LOCAL_MARGIN) == ((64, 80), (64, 64))
+
+
+def test_tiles_equal_the_untiled_pass_and_smaller_margins_do_not(nets):
+    enhancer, vectors = nets[1], nets[2]
+    x = rand_uint8(250, 190, n=2, seed=8)  # padded 256 x 192: 8 x 6 cores of 32 pixels
+    untiled = serving.enhance(enhancer, x, vectors[:2], tile=None).numpy()
+    tiled = tf.function(lambda im: serving.enhance(enhancer, im, vectors[:2], tile=TILE))(x).numpy()
+    assert tiled.shape == x.shape and np.abs(untiled - x / 255).mean() > 0.05
+    np.testing.assert_allclose(tiled, untiled, rtol=0, atol=1e-5)
+    # The global feature as a tiled mean: exact with the margin, not without (what the test can see).
+    deep = serving.enhancer_parts(enhancer)[0]
+    padded = tf.constant(np.pad(x, [(0, 0), (0, 6), (0, 2), (0, 0)], mode="symmetric") / 255, tf.float32)
+    mean = deep(padded).numpy().mean(axis=(1, 2))
+    for margin, error in [(serving.POOL_MARGIN, 1e-6), ((0, 0), None)]:
+        got = tiles.tiled_mean(deep, padded, tile=TILE, margin=margin, scale=MULTIPLE, channels=32)
+        if error:
+            np.testing.assert_allclose(got, mean, rtol=0, atol=error)
+        else:
+            assert np.abs(got - mean).max() > 1e-2
 
 
 def test_preference_is_the_normalised_mean_embedding_of_centred_squares(nets, model):
@@ -150,14 +168,16 @@ def test_saved_model_runs_without_this_package(nets, model, exported, tmp_path):
 def test_export_refuses_bad_styles_and_an_unknown_embedding_size(nets):
     embedding, enhancer, vectors = nets
     with pytest.raises(ValueError, match=r"style_vectors must be \[2 styles, 512\]"):
-        serving.export_pienet(embedding, enhancer, NAMES[:2], vectors, "/nonexistent", multiple=4,
+        serving.export_pienet(embedding, enhancer, NAMES[:2], vectors, "/nonexistent",
                               embed_size=EMBED, metadata={})
     with pytest.raises(ValueError, match="unique"):
         serving.export_pienet(embedding, enhancer, ["a", "a", "b"], vectors, "/nonexistent",
-                              multiple=4, embed_size=EMBED, metadata={})
+                              embed_size=EMBED, metadata={})
     with pytest.raises(ValueError, match="give embed_size"):
-        serving.export_pienet(embedding, enhancer, NAMES, vectors, "/nonexistent", multiple=4,
-                              metadata={})
+        serving.export_pienet(embedding, enhancer, NAMES, vectors, "/nonexistent", metadata={})
+    with pytest.raises(ValueError, match="tile must be a positive multiple of 16"):
+        serving.export_pienet(embedding, enhancer, NAMES, vectors, "/nonexistent", embed_size=EMBED,
+                              tile=40, metadata={})
 
 
 # --- python -m pienet_tf.enhance -------------------------------------------------------------------

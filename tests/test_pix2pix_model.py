@@ -59,7 +59,7 @@ def test_both_networks_are_updated_each_step():
                for a, b in zip(d0, model.discriminator.trainable_weights))
 
 
-@pytest.mark.parametrize("gan_mode", ["vanilla", "lsgan", "wgangp"])
+@pytest.mark.parametrize("gan_mode", ["vanilla", "wgangp"])  # lsgan differs from vanilla in the loss only
 def test_jit_compiled_step(gan_mode):
     model = Pix2Pix(gan_mode=gan_mode, **TINY)
     model.compile(jit_compile=True)
