@@ -119,6 +119,18 @@ def fit_and_export(model, train_ds, steps, *, val_ds=None, val_steps=None, sampl
     return True
 
 
+def load_initial_weights(model, flag_name):
+    """Load the weights file in --<flag_name> into `model`; a usage error if it does not fit."""
+    path = getattr(FLAGS, flag_name)
+    if not os.path.isfile(path):
+        raise app.UsageError(f"--{flag_name}={path}: no such file")
+    try:
+        model.load_weights(path)
+    except Exception as err:
+        raise app.UsageError(f"--{flag_name}={path} does not fit this model (are the architecture flags "
+                             f"those it was made with?): {err}") from err
+
+
 def stages(order, chosen, init_from=None):
     """The training stages to run, in order: (stage, its folder, the folder of the stage before it).
 

@@ -131,7 +131,7 @@ def discriminator(size, channel_multiplier=2, narrow=1.0, name="discriminator"):
     x = sg.ConvLayer(ch(size), 1, name="from_rgb")(image)
     for r in reversed(resolutions(size)[1:]):
         x = sg.ResBlock(ch(r // 2), name=f"block_{r}")(x)
-    x = sg.MinibatchStdDev(name="minibatch_stddev")(x)
+    x = sg.MinibatchStdDev(group_size=None, name="minibatch_stddev")(x)  # the whole batch, as released
     x = sg.ConvLayer(ch(4), 3, name="final_conv")(x)
     x = sg.EqualDense(ch(4), activation="fused_lrelu", name="final_linear")(
         _flatten_channels_first(x, "flatten"))

@@ -415,15 +415,17 @@ class ResBlock(keras.layers.Layer):
 class MinibatchStdDev(keras.layers.Layer):
     """Appends `num_features` channels: the standard deviation over groups of samples, averaged.
 
-    As the official code: groups of G = min(N, 4) samples taken with stride N / G (sample b is in group
-    member b // (N / G)); per group the population std (+1e-8 inside the sqrt) of every feature,
-    averaged over H, W and the channels of each of the `num_features` channel splits.
-    Where the official code fails (N > 4 not a multiple of 4), G is the largest divisor of N below 4.
+    Groups of G samples taken with stride N / G (sample b is in group member b // (N / G)); per group the
+    population std (+1e-8 inside the sqrt) of every feature, averaged over H, W and the channels of each
+    of the `num_features` channel splits. `group_size=None` makes the whole batch one group, as GPEN's
+    released discriminator (`group = batch`; its `stddev_group = 4` is unused). With a number, G =
+    min(N, group_size) as StyleGAN2 (rosinality); where that fails (N > G not a multiple of G), G is the
+    largest divisor of N below it.
     """
 
     def __init__(self, group_size=4, num_features=1, **kwargs):
         super().__init__(**kwargs)
-        self.group_size = int(group_size)
+        self.group_size = None if group_size is None else int(group_size)
         self.num_features = int(num_features)
 
     def call(self, x):
@@ -438,6 +440,8 @@ class MinibatchStdDev(keras.layers.Layer):
 
     def _group(self, n):
         """The largest divisor of the batch size n not above group_size (n may be a tensor)."""
+        if self.group_size is None:
+            return n
         if isinstance(n, int):
             return max(g for g in range(1, min(n, self.group_size) + 1) if n % g == 0)
         group = ops.minimum(n, self.group_size)

@@ -18,6 +18,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from common.porting import Porting
+
 EMBEDDING_DIM = 512
 # The enhancer halves H and W four times; with multiples of 16 every halving is exact, as for the
 # training crops, so a photo padded to a multiple of 16 is processed like them.
@@ -88,20 +90,6 @@ def embedding(width=64, name="embedding"):
     return keras.Model(image, x, name=name)
 
 
-# torch conv weights are [out, in, kh, kw]; Keras kernels [kh, kw, in, out].
-_OIHW_TO_HWIO = (2, 3, 1, 0)
-
-
-def _torch_keys(layer):
-    """(Keras variable, torchvision key, axes to transpose or None) of a Conv2D / BatchNormalization."""
-    prefix = layer.name.replace("_", ".")
-    if isinstance(layer, keras.layers.Conv2D):
-        return [(layer.kernel, f"{prefix}.weight", _OIHW_TO_HWIO)]
-    return [(layer.gamma, f"{prefix}.weight", None), (layer.beta, f"{prefix}.bias", None),
-            (layer.moving_mean, f"{prefix}.running_mean", None),
-            (layer.moving_variance, f"{prefix}.running_var", None)]
-
-
 def load_resnet18_weights(embedding_model, path):
     """Load torchvision's ResNet18 weights from a local .npz into `embedding_model` (width 64).
 
@@ -124,28 +112,16 @@ def load_resnet18_weights(embedding_model, path):
     if not hasattr(archive, "files"):
         raise ValueError(f"ResNet18 weights file {path} holds a single array, not an .npz archive "
                          "keyed by torchvision state-dict names")
-    problems, values = [], []
     with archive:
-        for layer in embedding_model.layers:
-            if not isinstance(layer, (keras.layers.Conv2D, keras.layers.BatchNormalization)):
-                continue
-            for variable, key, axes in _torch_keys(layer):
-                if key not in archive.files:
-                    problems.append(f"missing key '{key}'")
-                    continue
-                array = archive[key]
-                needed = tuple(variable.shape)
-                if axes:
-                    needed = tuple(needed[i] for i in np.argsort(axes))  # the torch shape
-                if array.shape != needed:
-                    problems.append(f"'{key}' has shape {array.shape}, the embedding needs {needed}")
-                    continue
-                values.append((variable, array.transpose(axes) if axes else array))
-    if problems:
-        raise ValueError(f"ResNet18 weights file {path} does not fit the embedding: "
-                         + "; ".join(problems[:5]) + (" ..." if len(problems) > 5 else ""))
-    for variable, array in values:
-        variable.assign(array.astype("float32"))
+        state = {k: archive[k] for k in archive.files if not k.startswith("fc.")}
+    port = Porting(state, f"ResNet18 weights file {path}")
+    for layer in embedding_model.layers:
+        prefix = layer.name.replace("_", ".")  # named after torchvision's keys
+        if isinstance(layer, keras.layers.Conv2D):
+            port.conv(layer, prefix)
+        elif isinstance(layer, keras.layers.BatchNormalization):
+            port.batch_norm(layer, prefix)
+    port.finish()
 
 
 # -- enhancer ---------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from absl import app, flags
 from common import cli, export, losses, training
 from common.callbacks import first_batch
 from common.flags import FLAGS
-from pix2pix_tf import networks
+from pix2pix_tf import inference, networks
 from pix2pix_tf.model import VALUE_RANGE, Pix2Pix
 
 flags.DEFINE_enum("generator", "unet_256", networks.GENERATORS, "U-Net depth: unet_N for N x N crops.")
@@ -22,6 +22,12 @@ flags.DEFINE_float("lambda_l1", 100.0, "Weight of the L1 term.", lower_bound=0.0
 flags.DEFINE_enum("direction", "AtoB", ["AtoB", "BtoA"], "Translate A to B or B to A.")
 flags.DEFINE_integer("input_channels", 3, "Channels of A (1: grayscale).", lower_bound=1)
 flags.DEFINE_integer("output_channels", 3, "Channels of B (1: grayscale).", lower_bound=1)
+flags.DEFINE_enum("inference", "eval", inference.INFERENCE_MODES, "What the SavedModel runs: eval "
+                  "(stored batch-norm statistics, no dropout) or paper (the test image's own statistics "
+                  "and dropout on, as the paper and the official test.py without --eval).")
+flags.DEFINE_string("init_weights", None, "Start from these weights instead of random ones: the "
+                    "pix2pix.weights.h5 of pix2pix_tf.convert (an official checkpoint), with the "
+                    "architecture flags of the config.json beside it. A resumed run ignores it.")
 
 
 def _pairs(flag_name, training_, batch_size, start=0):
@@ -60,10 +66,13 @@ def main(argv):
             sync_batch_norm=FLAGS.sync_batch_norm)
         model.compile(learning_rate=training.learning_rate(Pix2Pix.learning_rate, steps),
                       jit_compile=runtime.jit_compile)
+        if FLAGS.init_weights:  # the run's own checkpoint, if any, replaces these when training starts
+            training.load_initial_weights(model, "init_weights")
     training.fit_and_export(
         model, train_ds, steps, val_ds=val_ds, sample_batch=sample_batch,
         export_fn=lambda m, path, metadata: export.export_translator(
-            m.generator, path, value_range=VALUE_RANGE, multiple=m.multiple, metadata=metadata))
+            inference.generator_for(m.generator, FLAGS.inference), path, value_range=VALUE_RANGE,
+            multiple=m.multiple, metadata=dict(metadata, inference=FLAGS.inference)))
 
 
 if __name__ == "__main__":

@@ -81,7 +81,8 @@ def test_an_export_without_metadata_is_refused(tmp_path):
     ("dcgan_tf.sample", ["model", "num", "output"]),
     ("dpe_tf.evaluate", ["model", "input", "target"]),
     ("pienet_tf.evaluate", ["model", "data"]),
-    ("gpen_tf.degrade", ["input", "output", "clean_output"])])
+    ("gpen_tf.degrade", ["input", "output", "clean_output"]),
+    ("pix2pix_tf.convert", ["checkpoint", "discriminator", "key", "output", "inference"])])
 def test_help_lists_the_tools_own_flags_and_exits_0(tool, own_flags):
     result = run(tool, "--help", check=False)
     assert result.returncode == 0

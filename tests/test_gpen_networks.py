@@ -291,6 +291,17 @@ def test_minibatch_stddev_matches_numpy(batch, group):
                                rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("batch", [1, 5, 6, 8])
+def test_the_discriminator_takes_the_whole_batch_as_one_group(batch):
+    # The released GPEN discriminator: group = batch, for any batch size (5 and 7 degenerated with groups
+    # of up to 4).
+    layer = networks.discriminator(16, **TINY).get_layer("minibatch_stddev")
+    x = rand(batch, 4, 4, 5)
+    np.testing.assert_allclose(layer(x), np_minibatch_stddev(x, batch), rtol=1e-5, atol=1e-6)
+    if batch == 8:  # not what groups of 4 give
+        assert not np.allclose(layer(x), np_minibatch_stddev(x, 4), rtol=1e-3)
+
+
 # -- precision and saving -------------------------------------------------------------------------
 
 

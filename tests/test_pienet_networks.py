@@ -117,7 +117,7 @@ def test_weight_file_errors_name_file_and_key(tmp_path):
     path = tmp_path / "shapes.npz"
     np.savez(path, **good)
     with pytest.raises(ValueError, match=r"shapes\.npz.*'layer1\.0\.conv2\.weight' has shape "
-                                         r"\(8, 8, 3, 5\), the embedding needs \(8, 8, 3, 3\)"):
+                                         r"\(8, 8, 3, 5\), the model needs \(8, 8, 3, 3\)"):
         networks.load_resnet18_weights(small, path)
     # Nothing was assigned by the failed loads.
     assert all(np.array_equal(a, v.numpy()) for a, v in zip(before, small.weights))

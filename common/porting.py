@@ -1,0 +1,80 @@
+"""Putting a PyTorch state dict into Keras layers, key by key, with errors that name the key.
+
+    port = Porting(state, source="latest_net_G.pth")
+    port.conv(model.get_layer("down1_conv"), "model.model.0")
+    port.batch_norm(model.get_layer("down2_norm"), "model.model.1.model.2")
+    port.finish()      # every key used, every shape right; only then are the variables assigned
+
+Layouts: a torch Conv2d weight is [out, in, kh, kw] and a Keras Conv2D kernel [kh, kw, in, out]; a
+ConvTranspose2d weight is [in, out, kh, kw] and a Conv2DTranspose kernel [kh, kw, out, in]; a Linear
+weight is [out, in] and a Dense kernel [in, out].
+"""
+
+import numpy as np
+
+CONV = (2, 3, 1, 0)            # [out, in, kh, kw] -> [kh, kw, in, out]
+CONV_TRANSPOSE = (2, 3, 1, 0)  # [in, out, kh, kw] -> [kh, kw, out, in]
+LINEAR = (1, 0)                # [out, in] -> [in, out]
+# State-dict entries that hold no weights.
+IGNORED_SUFFIXES = (".num_batches_tracked",)
+
+
+class PortingError(ValueError):
+    """A state dict that does not fit the model: the message names the keys."""
+
+
+class Porting:
+    """Collects (variable, array) pairs from a state dict; `finish` checks all and assigns them."""
+
+    def __init__(self, state, source="the checkpoint"):
+        self.state, self.source = state, source
+        self.used, self.pairs, self.problems = set(), [], []
+
+    def has(self, key):
+        return key in self.state
+
+    def take(self, variable, key, axes=None, scale=1.0):
+        """Assign state[key] (transposed by `axes`, times `scale`) to `variable`."""
+        if key not in self.state:
+            self.problems.append(f"missing key '{key}'")
+            return
+        self.used.add(key)
+        array = np.asarray(self.state[key], np.float32)
+        if axes is not None:
+            if array.ndim != len(axes):
+                self.problems.append(f"'{key}' has shape {array.shape}, expected {len(axes)} dimensions")
+                return
+            array = array.transpose(axes)
+        array = array * scale if scale != 1.0 else array
+        if tuple(array.shape) != tuple(variable.shape):
+            needed = tuple(variable.shape)
+            if axes is not None:
+                needed = tuple(needed[i] for i in np.argsort(axes))
+            self.problems.append(f"'{key}' has shape {tuple(self.state[key].shape)}, the model needs "
+                                 f"{needed}")
+            return
+        self.pairs.append((variable, array))
+
+    def conv(self, layer, prefix, transpose=False):
+        """A Conv2D (or Conv2DTranspose) from `prefix`.weight and, if the layer has one, `prefix`.bias."""
+        self.take(layer.kernel, f"{prefix}.weight", CONV_TRANSPOSE if transpose else CONV)
+        if layer.use_bias:
+            self.take(layer.bias, f"{prefix}.bias")
+
+    def batch_norm(self, layer, prefix):
+        for variable, name in [(layer.gamma, "weight"), (layer.beta, "bias"),
+                               (layer.moving_mean, "running_mean"),
+                               (layer.moving_variance, "running_var")]:
+            self.take(variable, f"{prefix}.{name}")
+
+    def finish(self):
+        """Raise a PortingError naming what does not fit (missing, mis-shaped or unused keys), or
+        assign every collected array."""
+        unused = sorted(k for k in self.state
+                        if k not in self.used and not k.endswith(IGNORED_SUFFIXES))
+        problems = self.problems + [f"unused key '{k}'" for k in unused]
+        if problems:
+            shown = "; ".join(problems[:6]) + (f"; and {len(problems) - 6} more" if len(problems) > 6 else "")
+            raise PortingError(f"{self.source} does not fit the model: {shown}")
+        for variable, array in self.pairs:
+            variable.assign(array)

@@ -1,0 +1,142 @@
+"""Writes the PyTorch checkpoints that the converter tests read (tests/fixtures/*.pth, *.npz).
+
+Run once, in a throwaway environment with PyTorch (never a dependency of this package):
+
+    python3 -m venv /tmp/torchenv && /tmp/torchenv/bin/pip install torch numpy
+    /tmp/torchenv/bin/python tools/make_torch_fixtures.py tests/fixtures
+
+The networks below are written here after the layout of junyanz/pytorch-CycleGAN-and-pix2pix's
+`UnetGenerator` (blocks nested in `model` Sequentials) and `NLayerDiscriminator`, so that their state
+dicts have the official keys; they are tiny (unet_32, 4 filters), with random weights and batch-norm
+statistics, so that every key matters. Beside each checkpoint an .npz holds an input and what the
+PyTorch network in eval mode makes of it: the outputs the converted model must reproduce (for the
+generator also the uint8 image its input was made from, and its output in the paper's test mode).
+"""
+
+import os
+import sys
+
+import numpy as np
+import torch
+from torch import nn
+
+
+class SkipBlock(nn.Module):
+    """One level of the official U-Net: [down, inner levels, up] with the input concatenated."""
+
+    def __init__(self, outer, inner, in_channels=None, sub=None, outermost=False, innermost=False,
+                 dropout=False):
+        super().__init__()
+        self.outermost = outermost
+        in_channels = in_channels or outer
+        down = nn.Conv2d(in_channels, inner, 4, 2, 1, bias=False)
+        if outermost:
+            up = nn.ConvTranspose2d(inner * 2, outer, 4, 2, 1)
+            layers = [down, sub, nn.ReLU(True), up, nn.Tanh()]
+        elif innermost:
+            up = nn.ConvTranspose2d(inner, outer, 4, 2, 1, bias=False)
+            layers = [nn.LeakyReLU(0.2, True), down, nn.ReLU(True), up, nn.BatchNorm2d(outer)]
+        else:
+            up = nn.ConvTranspose2d(inner * 2, outer, 4, 2, 1, bias=False)
+            layers = [nn.LeakyReLU(0.2, True), down, nn.BatchNorm2d(inner), sub, nn.ReLU(True), up,
+                      nn.BatchNorm2d(outer)] + ([nn.Dropout(0.5)] if dropout else [])
+        self.model = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.model(x) if self.outermost else torch.cat([x, self.model(x)], 1)
+
+
+class Unet(nn.Module):
+    def __init__(self, in_channels, out_channels, downs, ngf):
+        super().__init__()
+        block = SkipBlock(ngf * 8, ngf * 8, innermost=True)
+        for _ in range(downs - 5):
+            block = SkipBlock(ngf * 8, ngf * 8, sub=block, dropout=True)
+        block = SkipBlock(ngf * 4, ngf * 8, sub=block)
+        block = SkipBlock(ngf * 2, ngf * 4, sub=block)
+        block = SkipBlock(ngf, ngf * 2, sub=block)
+        self.model = SkipBlock(out_channels, ngf, in_channels=in_channels, sub=block, outermost=True)
+
+    def forward(self, x):
+        return self.model(x)
+
+
+def patch_discriminator(in_channels, ndf, n_layers):
+    layers = [nn.Conv2d(in_channels, ndf, 4, 2, 1), nn.LeakyReLU(0.2, True)]
+    for n in range(1, n_layers + 1):
+        stride = 2 if n < n_layers else 1
+        width = ndf * min(2 ** n, 8)
+        layers += [nn.Conv2d(ndf * min(2 ** (n - 1), 8), width, 4, stride, 1, bias=False),
+                   nn.BatchNorm2d(width), nn.LeakyReLU(0.2, True)]
+    layers.append(nn.Conv2d(ndf * min(2 ** n_layers, 8), 1, 4, 1, 1))
+    net = nn.Module()
+    net.model = nn.Sequential(*layers)
+    net.forward = lambda x: net.model(x)
+    return net
+
+
+def randomize(net, generator):
+    """N(0, 0.2) weights and biases, BN gamma around 1, statistics away from 0 and 1."""
+    with torch.no_grad():
+        for name, tensor in net.state_dict().items():
+            if name.endswith("num_batches_tracked"):
+                continue
+            values = torch.randn(tensor.shape, generator=generator) * 0.2
+            if name.endswith("running_var"):
+                values = values.abs() + 0.5
+            elif "running" not in name and tensor.dim() == 1 and name.endswith("weight"):
+                values += 1.0
+            tensor.copy_(values)
+
+
+def main(folder):
+    os.makedirs(folder, exist_ok=True)
+    generator = torch.Generator().manual_seed(0)
+    unet = Unet(3, 3, downs=6, ngf=4)  # unet_64: one dropout block
+    randomize(unet, generator)
+    with torch.no_grad():  # keep the tanh out of saturation, where outputs would hide differences
+        unet.model.model[3].weight.mul_(0.003)
+    unet.eval()
+    image = torch.randint(0, 256, (1, 64, 128, 3), generator=generator, dtype=torch.uint8)  # not square
+    x = image.permute(0, 3, 1, 2).float() / 255 * 2 - 1  # the official [-1, 1]
+    with torch.no_grad():
+        y = unet(x)
+    torch.save(unet.state_dict(), os.path.join(folder, "pix2pix_unet64_G.pth"))
+    # The paper's test mode (test.py without --eval): batch norm on the batch's own statistics. Dropout
+    # is switched off here so that the output is deterministic. Run after saving: it moves the stored
+    # statistics.
+    unet.train()
+    for module in unet.modules():
+        if isinstance(module, nn.Dropout):
+            module.eval()
+    with torch.no_grad():
+        y_paper = unet(x)
+    np.savez(os.path.join(folder, "pix2pix_unet64_G.npz"), image=image.numpy(),
+             x=x.permute(0, 2, 3, 1).numpy(), y=y.permute(0, 2, 3, 1).numpy(),
+             y_paper=y_paper.permute(0, 2, 3, 1).numpy())
+
+    disc = patch_discriminator(6, 4, 3)
+    randomize(disc, generator)
+    disc.eval()
+    pair = torch.rand((1, 6, 64, 64), generator=generator) * 2 - 1
+    with torch.no_grad():
+        logits = disc(pair)
+    torch.save(disc.state_dict(), os.path.join(folder, "pix2pix_D.pth"))
+    np.savez(os.path.join(folder, "pix2pix_D.npz"), x=pair.permute(0, 2, 3, 1).numpy(),
+             y=logits.permute(0, 2, 3, 1).numpy())
+
+    # The reader's cases: a wrapped state dict with DataParallel's prefix, tensors of several dtypes,
+    # a transposed (non-contiguous) view and a view at an offset into a shared storage.
+    base = torch.arange(24, dtype=torch.float32).reshape(4, 6)
+    tensors = {"module.f32": base, "module.t": base.t(), "module.offset": base[1:, 2:4],
+               "module.f16": base.half(), "module.bf16": (base / 7).bfloat16(),
+               "module.i64": torch.arange(5), "module.flag": torch.tensor([True, False])}
+    torch.save({"state_dict": tensors, "epoch": 7}, os.path.join(folder, "wrapped.pth"))
+    np.savez(os.path.join(folder, "wrapped.npz"),
+             **{k[len("module."):]: v.float().numpy() if v.dtype == torch.bfloat16 else v.numpy()
+                for k, v in tensors.items()})
+    torch.save({"w": base}, os.path.join(folder, "legacy.pth"), _use_new_zipfile_serialization=False)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
