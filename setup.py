@@ -21,7 +21,6 @@ setup(
         "tensorflow-datasets>=4.9",
         "numpy",
         "pillow",
-        "matplotlib",
         "absl-py",
         "tensorboard",
     ],

@@ -35,6 +35,15 @@ def check_arguments(argv, flag_values, *required):
             raise app.UsageError(f"--{name} is required")
 
 
+def converted(convert, *args, **kwargs):
+    """`convert(*args, **kwargs)` of a checkpoint converter; a checkpoint that cannot be read or does
+    not fit (CheckpointError, PortingError) is printed in one line, exit 1."""
+    try:
+        return convert(*args, **kwargs)
+    except ValueError as err:
+        raise SystemExit(f"error: {err}") from None
+
+
 def exit_after(work):
     """Run `work()`, which returns how many inputs failed (each named on stderr), and exit with the code
     of the module docstring: a FileNotFoundError or ValueError from it is a bad argument (a missing

@@ -69,6 +69,25 @@ def replica_share(draw, shape):
     return draw([replicas * rows, *shape[1:]])[index * rows:(index + 1) * rows]
 
 
+def update_average(averages, values, decay):
+    """averages <- decay * averages + (1 - decay) * values, for lists of model variables, in a train
+    step under any strategy (an exponential moving average of weights, e.g. GPEN's EMA generator).
+
+    A mirrored variable cannot be assigned in a replica's step unless it was made with an
+    aggregation, which layer weights are not; so the update is made in the cross-replica context,
+    on every device's copy from that device's copy of the values (which the synchronised optimizer
+    keeps equal), as keras' optimizers update their own EMA.
+    """
+    def update(strategy, pairs):
+        for average, value in pairs:
+            strategy.extended.update(
+                average.value, lambda a, v: a.assign(decay * a + (1.0 - decay) * v),
+                args=(value.value,), group=False)
+
+    tf.__internal__.distribute.interim.maybe_merge_call(
+        update, tf.distribute.get_strategy(), list(zip(averages, values)))
+
+
 def replica_normal(shape, seed_generator):
     """N(0, 1) noise for this replica's share of a batch (see `replica_share`)."""
     return replica_share(lambda full: keras.random.normal(full, seed=seed_generator), shape)

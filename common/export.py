@@ -70,6 +70,27 @@ def replace_folder(path, write):
     shutil.rmtree(old, ignore_errors=True)
 
 
+def replace_file(path, write):
+    """Run `write(tmp)` to write a file beside `path` (a hidden name ending as `path` does, so that
+    writers that check the extension accept it), then rename it onto `path`: whole or not at all."""
+    parent, name = os.path.split(os.path.abspath(path))
+    os.makedirs(parent, exist_ok=True)
+    for leftover in glob.glob(os.path.join(parent, f".*.partial.{glob.escape(name)}")):
+        os.remove(leftover)
+    tmp = os.path.join(parent, f".{uuid.uuid4().hex[:8]}.partial.{name}")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def write_json(path, value):
+    with open(path, "w") as f:
+        json.dump(value, f, indent=1)
+
+
 def pad_to_multiple(images, multiple):
     """Mirror-pad [N, H, W, C] images at the bottom and right so that H and W divide by `multiple`."""
     h, w = tf.shape(images)[1], tf.shape(images)[2]

@@ -33,13 +33,20 @@ class Porting:
     def has(self, key):
         return key in self.state
 
-    def take(self, variable, key, axes=None, scale=1.0):
-        """Assign state[key] (transposed by `axes`, times `scale`) to `variable`."""
+    def take(self, variable, key, axes=None, scale=1.0, squeeze=()):
+        """Assign state[key] (without its length-1 axes `squeeze`, transposed by `axes`, times
+        `scale`) to `variable`."""
         if key not in self.state:
             self.problems.append(f"missing key '{key}'")
             return
         self.used.add(key)
         array = np.asarray(self.state[key], np.float32)
+        if squeeze:
+            if any(axis >= array.ndim or array.shape[axis] != 1 for axis in squeeze):
+                self.problems.append(f"'{key}' has shape {array.shape}, expected length 1 on axes "
+                                     f"{squeeze}")
+                return
+            array = array.squeeze(squeeze)
         if axes is not None:
             if array.ndim != len(axes):
                 self.problems.append(f"'{key}' has shape {array.shape}, expected {len(axes)} dimensions")
@@ -60,6 +67,13 @@ class Porting:
         self.take(layer.kernel, f"{prefix}.weight", CONV_TRANSPOSE if transpose else CONV)
         if layer.use_bias:
             self.take(layer.bias, f"{prefix}.bias")
+
+    def constant(self, key, value):
+        """A buffer the model holds as a constant (e.g. a blur kernel): checked if present, not assigned."""
+        if key in self.state:
+            self.used.add(key)
+            if not np.allclose(np.asarray(self.state[key], np.float32), value, rtol=1e-6, atol=1e-7):
+                self.problems.append(f"'{key}' differs from the fixed values of the model")
 
     def batch_norm(self, layer, prefix):
         for variable, name in [(layer.gamma, "weight"), (layer.beta, "bias"),

@@ -23,6 +23,9 @@ from gpen_tf import networks
 
 VALUE_RANGE = (-1.0, 1.0)
 STAGES = ("prior", "restore")
+# The official `accum` of train_simple.py (StyleGAN2's 10k-image half-life counted at batch 32): the
+# EMA generator moves 0.22% of the way to the trained one per step, a half-life of 312 steps.
+EMA_DECAY = 0.5 ** (32 / 10_000)
 _FEATURE_EPS = 1e-8  # inside the square root of the feature distance: finite gradient at 0
 
 
@@ -65,8 +68,11 @@ def lazy_adam(learning_rate, reg_every):
 class GPEN(GANModel):
     """GPEN with the paper's BFR-512 defaults (size 512, channel_multiplier 2, narrow 1, style 512).
 
-    Networks: `generator` (degraded -> restored face, `call` runs it), made of the sub-models
-    `encoder()` and `decoder()`; `discriminator` (one logit per image).
+    Networks: `generator` (degraded -> restored face, the one trained), made of the sub-models
+    `encoder()` and `decoder()`; `generator_ema`, its exponential moving average (official `g_ema`,
+    decay `ema_decay` per step), which is what `call`, evaluation, the sample grids and the export
+    run, as the official code samples, validates and releases g_ema; `discriminator` (one logit per
+    image).
 
     Batches: stage prior, clean faces [N, size, size, 3] (of a tuple, the last element that is not
     None, so (degraded, clean) pairs serve too); stage restore, (degraded, clean) pairs.
@@ -78,17 +84,20 @@ class GPEN(GANModel):
       3. G (against the updated D, on new fakes): softplus(-D(fake)); in stage restore plus
          l1_weight * L1(fake, clean) + feature_weight * `feature_matching` over D's conv features
          (the paper's losses: 1 and 0.02). Stage prior trains only the decoder.
+      4. The EMA generator takes a step towards the generator.
     Left out: path-length regularisation (`g_reg_every` only sets G's optimizer adjustment, as the
-    official one), style mixing, the exponential moving average of G and the released code's identity
-    (ArcFace) loss. The step counter and the last R1 value are model variables,
-    so `.weights.h5` checkpoints resume exactly.
+    official one), style mixing and the released code's identity (ArcFace) loss. The step counter,
+    the last R1 value and the EMA generator are model variables, so `.weights.h5` checkpoints resume
+    exactly.
     """
 
     def __init__(self, size=512, channel_multiplier=2, narrow=1.0, stage="restore", style_dim=512,
                  n_mlp=8, lr_mlp=0.01, l1_weight=1.0, feature_weight=0.02, r1_gamma=10.0,
-                 d_reg_every=16, g_reg_every=4, **kwargs):
+                 d_reg_every=16, g_reg_every=4, ema_decay=EMA_DECAY, **kwargs):
         if stage not in STAGES:
             raise ValueError(f"stage must be one of {STAGES}, got {stage!r}")
+        if not 0.0 <= ema_decay < 1.0:
+            raise ValueError(f"ema_decay must be in [0, 1), got {ema_decay}")
         networks.check_size(size)
         for key, value in (("d_reg_every", d_reg_every), ("g_reg_every", g_reg_every)):
             if int(value) < 1:
@@ -102,11 +111,15 @@ class GPEN(GANModel):
             size=size, channel_multiplier=channel_multiplier, narrow=narrow, stage=stage,
             style_dim=style_dim, n_mlp=n_mlp, lr_mlp=lr_mlp, l1_weight=l1_weight,
             feature_weight=feature_weight, r1_gamma=r1_gamma, d_reg_every=d_reg_every,
-            g_reg_every=g_reg_every)
+            g_reg_every=g_reg_every, ema_decay=ema_decay)
         self.stage = stage
         arch = dict(channel_multiplier=channel_multiplier, narrow=narrow)
         self.generator = networks.generator(size, style_dim=style_dim, n_mlp=n_mlp, lr_mlp=lr_mlp,
                                             **arch)
+        self.generator_ema = networks.generator(size, style_dim=style_dim, n_mlp=n_mlp, lr_mlp=lr_mlp,
+                                                name="generator_ema", **arch)
+        self.generator_ema.trainable = False
+        self.reset_average()
         self.discriminator = networks.discriminator(size, **arch)
         self.noise_shapes = networks.noise_shapes(size, **arch)
         state = dict(trainable=False, autocast=False, aggregation="only_first_replica")
@@ -125,6 +138,19 @@ class GPEN(GANModel):
 
     def encoder(self):
         return networks.parts(self.generator).encoder
+
+    def reset_average(self):
+        """Make the EMA generator equal to the generator (at the start, and after setting weights)."""
+        self.generator_ema.set_weights(self.generator.get_weights())
+
+    def _averaged(self):
+        """(EMA variables, the generator variables they follow): those the stage trains."""
+        if self.stage == "prior":
+            return (networks.parts(self.generator_ema).decoder.weights, self.decoder().weights)
+        return self.generator_ema.weights, self.generator.weights
+
+    def call(self, inputs, training=False):
+        return self.generator_ema(inputs, training=training)
 
     # -- optimizers --------------------------------------------------------------------------------
 
@@ -162,10 +188,12 @@ class GPEN(GANModel):
         rng = np.random.default_rng(seed)
         return [rng.standard_normal((batch_size, *s)).astype(np.float32) for s in shapes]
 
-    def _fake(self, degraded, clean, training):
+    def _fake(self, degraded, clean, training, generator=None):
+        generator = generator or self.generator
         if self.stage == "prior":
-            return self.decoder()(self.prior_inputs(tf.shape(clean)[0]), training=training)
-        return self.generator(degraded, training=training)
+            return networks.parts(generator).decoder(self.prior_inputs(tf.shape(clean)[0]),
+                                                     training=training)
+        return generator(degraded, training=training)
 
     def train_step(self, batch):
         degraded, clean = self._unpack(batch)
@@ -173,6 +201,7 @@ class GPEN(GANModel):
         d_values = self._discriminator_step(degraded, clean)
         run_if(tf.equal(step % self.options["d_reg_every"], 0), self._r1_step, clean)
         g_values = self._generator_step(degraded, clean)
+        distribute.update_average(*self._averaged(), self.options["ema_decay"])
         self.train_steps.assign(step + 1)
         # The last R1 computed, as the official log shows it.
         return {**self.track(**d_values, **g_values),
@@ -223,23 +252,25 @@ class GPEN(GANModel):
 
     def test_step(self, batch):
         """Restore: PSNR and SSIM (uint8-quantized, common.metrics) and L1 of the restored faces.
-        Prior: the sliced Wasserstein distance between the clean faces and as many decoder samples."""
+        Prior: the sliced Wasserstein distance between the clean faces and as many decoder samples.
+        Both of the EMA generator."""
         degraded, clean = self._unpack(batch)
         to_unit = lambda t: tf.cast(t, tf.float32) * 0.5 + 0.5  # noqa: E731
         if self.stage == "prior":
-            fake = self._fake(None, clean, training=False)
+            fake = self._fake(None, clean, training=False, generator=self.generator_ema)
             return self.track(swd=tf.reduce_mean(metrics.swd_levels(to_unit(clean), to_unit(fake))))
-        restored = self.generator(degraded, training=False)
+        restored = self.generator_ema(degraded, training=False)
         return self.track(psnr=tf.reduce_mean(metrics.psnr(to_unit(restored), to_unit(clean))),
                           ssim=tf.reduce_mean(metrics.ssim(to_unit(restored), to_unit(clean))),
                           l1=losses.l1(restored, clean))
 
     def sample_rows(self, batch):
         """Restore: degraded | restored | clean per example. Prior: clean | a decoder sample from a
-        fixed latent (the same every epoch), as uint8."""
+        fixed latent (the same every epoch), as uint8. Both of the EMA generator."""
         degraded, clean = self._unpack(batch)
         if self.stage == "prior":
-            shown = [clean, self.decoder()(self.prior_inputs(clean.shape[0], seed=0), training=False)]
+            decoder = networks.parts(self.generator_ema).decoder
+            shown = [clean, decoder(self.prior_inputs(clean.shape[0], seed=0), training=False)]
         else:
             shown = [degraded, self(degraded, training=False), clean]
         rows = [data.from_range(t, VALUE_RANGE).numpy() for t in shown]
@@ -248,7 +279,8 @@ class GPEN(GANModel):
     # -- the two stages ----------------------------------------------------------------------------
 
     def load_prior(self, path):
-        """Copy the decoder and discriminator weights of a prior-stage checkpoint into this model.
+        """Copy the decoder (of the generator and of the EMA generator) and discriminator weights of a
+        prior-stage checkpoint into this model.
 
         `path` is a `.weights.h5` written by `save_weights` of a GPEN with the same size, channel
         multiplier, narrow, style_dim and n_mlp (of stage prior; a restore-stage one works too).
@@ -258,10 +290,10 @@ class GPEN(GANModel):
             raise FileNotFoundError(f"prior weights {path!r}: no such file")
         prior = GPEN(**{**self.options, "stage": "prior"})
         # Keras loads what matches by position and ignores the rest of a larger file: compare first.
-        expected = sorted(tuple(v.shape) for net in (prior.generator, prior.discriminator)
-                          for v in net.weights)
+        groups = ["generator", "generator_ema", "discriminator"]
+        expected = sorted(tuple(v.shape) for group in groups for v in getattr(prior, group).weights)
         try:
-            if _stored_shapes(path, ["generator", "discriminator"]) != expected:
+            if _stored_shapes(path, groups) != expected:
                 raise ValueError("its generator and discriminator weights have other shapes")
             prior.load_weights(path)
         except (ValueError, KeyError, OSError) as error:
@@ -271,6 +303,8 @@ class GPEN(GANModel):
                 f"{o['channel_multiplier']}, narrow={o['narrow']}, style_dim={o['style_dim']}, "
                 f"n_mlp={o['n_mlp']}): {error}") from error
         self.decoder().set_weights(prior.decoder().get_weights())
+        networks.parts(self.generator_ema).decoder.set_weights(
+            networks.parts(prior.generator_ema).decoder.get_weights())
         self.discriminator.set_weights(prior.discriminator.get_weights())
 
 

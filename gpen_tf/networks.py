@@ -26,14 +26,14 @@ import keras
 
 from gpen_tf import stylegan2 as sg
 
-SIZES = tuple(2 ** i for i in range(3, 11))  # 8 .. 1024
+SIZES = tuple(2 ** i for i in range(3, 12))  # 8 .. 2048
 
 
 def channels(resolution, channel_multiplier=2, narrow=1.0):
     """Feature channels at a resolution (official `channels` dict)."""
     base = {4: 512, 8: 512, 16: 512, 32: 512, 64: 256 * channel_multiplier,
             128: 128 * channel_multiplier, 256: 64 * channel_multiplier,
-            512: 32 * channel_multiplier, 1024: 16 * channel_multiplier}
+            512: 32 * channel_multiplier, 1024: 16 * channel_multiplier, 2048: 8 * channel_multiplier}
     return int(base[resolution] * narrow)
 
 

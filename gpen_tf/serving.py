@@ -29,10 +29,11 @@ def _size(generator, size):
     return int(size)
 
 
-def restore_uint8(generator, images, size=None):
+def restore_uint8(generator, images, size=None, value_range=VALUE_RANGE):
     """uint8 faces [N, H, W, 3] of any H and W -> restored uint8 faces of the same shape.
 
-    `size` is the generator's face size S (default: read from its input shape).
+    `size` is the generator's face size S (default: read from its input shape); `value_range` is the
+    generator's (the official [-1, 1]; [0, 1] for a model trained without normalisation).
     """
     size = _size(generator, size)
     images = tf.convert_to_tensor(images)
@@ -40,14 +41,14 @@ def restore_uint8(generator, images, size=None):
         raise ValueError(f"restore_uint8 takes uint8 images, got {images.dtype.name}")
     h, w = tf.shape(images)[1], tf.shape(images)[2]
     faces = tf.clip_by_value(_resize(tf.cast(images, tf.float32), size, size), 0.0, 255.0)
-    restored = generator(data.to_range(faces, VALUE_RANGE), training=False)
-    return data.from_range(_resize(tf.cast(restored, tf.float32), h, w), VALUE_RANGE)
+    restored = generator(data.to_range(faces, value_range), training=False)
+    return data.from_range(_resize(tf.cast(restored, tf.float32), h, w), value_range)
 
 
-def export_restorer(generator, path, size=None, *, metadata):
+def export_restorer(generator, path, size=None, *, metadata, value_range=VALUE_RANGE):
     """Write a SavedModel whose serving_default maps uint8 faces [N, H, W, 3] to restored uint8 faces;
     `metadata` from `common.export.describe`."""
     size = _size(generator, size)
     return export.export_function(
-        generator, path, lambda images: {"images": restore_uint8(generator, images, size)},
-        [export.image_signature()], metadata=dict(metadata, value_range=list(VALUE_RANGE)))
+        generator, path, lambda images: {"images": restore_uint8(generator, images, size, value_range)},
+        [export.image_signature()], metadata=dict(metadata, value_range=list(value_range)))

@@ -17,7 +17,7 @@ from common import cli, training
 from common.callbacks import first_batch
 from common.flags import FLAGS
 from gpen_tf import degradation, networks, serving
-from gpen_tf.model import GPEN, STAGES
+from gpen_tf.model import EMA_DECAY, GPEN, STAGES
 
 flags.DEFINE_enum("stage", "all", STAGES + ("all",), "Which training stage to run (all: both in turn).")
 flags.DEFINE_integer("channel_multiplier", 2, "Width of the 64 px and larger layers (BFR-512: 2).",
@@ -26,6 +26,9 @@ flags.DEFINE_float("narrow", 1.0, "Width factor of every layer (BFR-512: 1, BFR-
                    lower_bound=0.0)
 flags.DEFINE_integer("prior_epochs", 100, "Epochs of the prior stage (--epochs is the restore "
                      "stage's).", lower_bound=1)
+flags.DEFINE_float("ema_decay", EMA_DECAY, "Decay per step of the EMA generator that is evaluated, "
+                   "sampled and exported (official: 0.5 ** (32 / 10000), a half-life of 312 steps).",
+                   lower_bound=0.0, upper_bound=0.999999)
 flags.DEFINE_string("init_from", None, "The prior stage's folder to start the restore stage from "
                     "(default <model_dir>/prior); 'none' starts it from random weights.")
 degradation.define_flags()
@@ -68,7 +71,7 @@ def main(argv):
                                           FLAGS.num_samples, options))
         with runtime.strategy.scope():
             model = GPEN(size=FLAGS.image_size, channel_multiplier=FLAGS.channel_multiplier,
-                         narrow=FLAGS.narrow, stage=stage)
+                         narrow=FLAGS.narrow, stage=stage, ema_decay=FLAGS.ema_decay)
             if previous and FLAGS.init_from != "none":
                 model.load_prior(training.previous_weights(previous))
             if stage == "prior":
@@ -79,7 +82,7 @@ def main(argv):
         finished = training.fit_and_export(
             model, train_ds, steps, val_ds=val_ds, sample_batch=sample_batch, model_dir=stage_dir,
             epochs=epochs, export_fn=(lambda m, path, metadata: serving.export_restorer(
-                m.generator, path, FLAGS.image_size, metadata=metadata))
+                m.generator_ema, path, FLAGS.image_size, metadata=metadata))
             if stage == "restore" else None)
         if not finished:
             break

@@ -36,11 +36,8 @@ FLAGS = flags.FLAGS
 
 def main(argv):
     cli.check_arguments(argv, FLAGS, "checkpoint", "output")
-    try:
-        model = official.convert(FLAGS.checkpoint, FLAGS.discriminator, key=FLAGS.key,
-                                 dropout=FLAGS.dropout)
-    except ValueError as err:  # CheckpointError, PortingError
-        raise SystemExit(f"error: {err}") from None
+    model = cli.converted(official.convert, FLAGS.checkpoint, FLAGS.discriminator, key=FLAGS.key,
+                          dropout=FLAGS.dropout)
     official.write(model, FLAGS.output, FLAGS.inference)
     print(f"converted {FLAGS.checkpoint} ({model.options['generator']}, ngf {model.options['ngf']}, "
           f"{model.options['norm']} norm) into {FLAGS.output}")

@@ -7,7 +7,6 @@ Pix2Pix: the architecture read from the tensors' shapes, the weights ported key 
 The command line is `python -m pix2pix_tf.convert` (pix2pix_tf/convert.py).
 """
 
-import json
 import os
 
 from common import export, pth
@@ -112,10 +111,5 @@ def write(model, output, mode="eval"):
     export.export_translator(inference.generator_for(model.generator, mode),
                              os.path.join(output, "saved_model"), value_range=VALUE_RANGE,
                              multiple=model.multiple, metadata=metadata)
-    # Each file is written beside its target and renamed into place: whole or not at all.
-    partial = os.path.join(output, ".partial.weights.h5")
-    model.save_weights(partial)
-    os.replace(partial, os.path.join(output, "pix2pix.weights.h5"))
-    with open(os.path.join(output, ".config.json.partial"), "w") as f:
-        json.dump(config, f, indent=1)
-    os.replace(f.name, os.path.join(output, "config.json"))
+    export.replace_file(os.path.join(output, "pix2pix.weights.h5"), model.save_weights)
+    export.replace_file(os.path.join(output, "config.json"), lambda path: export.write_json(path, config))

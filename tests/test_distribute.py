@@ -65,7 +65,9 @@ def _replica_copies(model):
     return [[c.numpy() for c in w.value.values] for w in model.weights]
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
+# pix2pix's case is covered through its command line in test_distribute_cli.py (the same losses and
+# batch-norm statistics under every strategy).
+@pytest.mark.parametrize("name", sorted(set(CASES) - {"pix2pix"}))
 def test_a_step_over_two_replicas_equals_one_over_the_global_batch(name, two_cpu_strategy):
     make, batch = CASES[name]
     single, initial = _one_step(make, batch())

@@ -82,7 +82,8 @@ def test_an_export_without_metadata_is_refused(tmp_path):
     ("dpe_tf.evaluate", ["model", "input", "target"]),
     ("pienet_tf.evaluate", ["model", "data"]),
     ("gpen_tf.degrade", ["input", "output", "clean_output"]),
-    ("pix2pix_tf.convert", ["checkpoint", "discriminator", "key", "output", "inference"])])
+    ("pix2pix_tf.convert", ["checkpoint", "discriminator", "key", "output", "inference"]),
+    ("gpen_tf.convert", ["checkpoint", "discriminator", "key", "output", "value_range"])])
 def test_help_lists_the_tools_own_flags_and_exits_0(tool, own_flags):
     result = run(tool, "--help", check=False)
     assert result.returncode == 0

@@ -18,7 +18,8 @@ import pytest
 
 from common import data, metrics, schedules
 from gpen_tf import GPEN
-from gpen_tf.model import VALUE_RANGE, feature_matching, lazy_adam
+from gpen_tf import networks
+from gpen_tf.model import EMA_DECAY, VALUE_RANGE, feature_matching, lazy_adam
 
 SIZE = 16
 TINY = dict(size=SIZE, channel_multiplier=1, narrow=1 / 16, style_dim=16, n_mlp=2)
@@ -36,7 +37,8 @@ def _faces(n=4, seed=0):
 
 
 def _l1(model, degraded, clean):
-    return float(np.mean(np.abs(model(degraded) - clean)))
+    """L1 of the trained generator (`model(...)` runs the slower-moving EMA generator)."""
+    return float(np.mean(np.abs(model.generator(degraded) - clean)))
 
 
 def _values(variables):
@@ -63,8 +65,9 @@ def test_defaults_are_the_papers_bfr512():
                 if p.default is not inspect.Parameter.empty}
     assert defaults == dict(size=512, channel_multiplier=2, narrow=1.0, stage="restore", style_dim=512,
                             n_mlp=8, lr_mlp=0.01, l1_weight=1.0, feature_weight=0.02, r1_gamma=10.0,
-                            d_reg_every=16, g_reg_every=4)
+                            d_reg_every=16, g_reg_every=4, ema_decay=EMA_DECAY)
     assert GPEN.learning_rate == 0.002
+    assert EMA_DECAY == pytest.approx(0.997784, abs=1e-6)  # train_simple.py: 0.5 ** (32 / (10 * 1000))
 
 
 def test_official_optimizers(trained):
@@ -138,6 +141,24 @@ def test_evaluate_reports_psnr_ssim_and_sample_rows(trained):
     np.testing.assert_array_equal(rows[1][2], data.from_range(clean[1], VALUE_RANGE))
 
 
+def test_the_ema_generator_follows_the_generator_on_two_replicas(two_cpu_strategy):
+    # The EMA update runs in the cross-replica context (layer weights cannot be assigned in a
+    # replica's step): each device's copy must take the step, from the synchronised weights.
+    with two_cpu_strategy.scope():
+        model = GPEN(**TINY, ema_decay=0.25)
+        model.compile()
+    before = _values(model.generator.weights)
+    assert all(np.array_equal(a, b) for a, b in zip(before, _values(model.generator_ema.weights)))
+    degraded, clean = _faces()
+    model.train_on_batch(degraded, clean)
+    after = _values(model.generator.weights)
+    for old, new, average in zip(before, after, model.generator_ema.weights):
+        for copy in average.value.values:  # one per device
+            np.testing.assert_allclose(copy.numpy(), 0.25 * old + 0.75 * new, atol=1e-6)
+    assert not model.generator_ema.trainable_weights
+    np.testing.assert_allclose(model.predict(degraded, verbose=0), model.generator_ema(degraded), atol=1e-5)
+
+
 # -- saving and the two stages ---------------------------------------------------------------------
 
 
@@ -146,7 +167,8 @@ def test_weights_round_trip_restores_networks_state_and_optimizers(trained, tmp_
     path = str(tmp_path / "gpen.weights.h5")
     model.save_weights(path)
     with h5py.File(path, "r") as f:  # each network once: no sub-model saved again under its own name
-        assert set(f) == {"generator", "discriminator", "g_optimizer", "d_optimizer", "vars"}
+        assert set(f) == {"generator", "generator_ema", "discriminator", "g_optimizer", "d_optimizer",
+                          "vars"}
     loaded = GPEN(**TINY)
     loaded.compile()
     loaded.load_weights(path)
@@ -176,7 +198,9 @@ def test_load_prior_copies_decoder_and_discriminator(tmp_path):
     model = GPEN(**TINY)
     encoder = _values(model.encoder().weights)
     model.load_prior(path)
-    for mine, theirs in ((model.decoder(), prior.decoder()), (model.discriminator, prior.discriminator)):
+    ema = lambda m: networks.parts(m.generator_ema).decoder  # noqa: E731
+    for mine, theirs in ((model.decoder(), prior.decoder()), (ema(model), ema(prior)),
+                         (model.discriminator, prior.discriminator)):
         assert all(np.array_equal(a, b) for a, b in zip(_values(mine.weights), _values(theirs.weights)))
     assert all(np.array_equal(a, b) for a, b in zip(encoder, _values(model.encoder().weights)))
 

@@ -157,7 +157,7 @@ def test_sizes_are_checked():
     with pytest.raises(ValueError, match="size must be a power of two"):
         networks.generator(100)
     with pytest.raises(ValueError, match="size must be a power of two"):
-        networks.discriminator(2048)
+        networks.discriminator(4096)
 
 
 # -- layers against NumPy -------------------------------------------------------------------------

@@ -72,7 +72,6 @@ def test_checkpoint_of_another_model_is_refused(tmp_path):
 
 
 @pytest.mark.parametrize("flag, message", [
-    ("--xla=maybe", "--xla"),
     ("--batch_size=0", "--batch_size"),
     ("--data=/no/such/folder", "--data=/no/such/folder: data folder"),
     ("--image_size=48", "--image_size=48 must divide by 32"),

@@ -59,9 +59,10 @@ def test_both_networks_are_updated_each_step():
                for a, b in zip(d0, model.discriminator.trainable_weights))
 
 
-@pytest.mark.parametrize("gan_mode", ["vanilla", "wgangp"])  # lsgan differs from vanilla in the loss only
-def test_jit_compiled_step(gan_mode):
-    model = Pix2Pix(gan_mode=gan_mode, **TINY)
+def test_jit_compiled_step():
+    # wgangp: its double-backward gradient penalty is the hardest step to compile; the other modes
+    # differ from it in the loss only.
+    model = Pix2Pix(gan_mode="wgangp", **TINY)
     model.compile(jit_compile=True)
     logs = model.fit(_dataset(), epochs=1, verbose=0).history
     assert all(np.isfinite(v[-1]) for v in logs.values())

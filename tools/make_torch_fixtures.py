@@ -20,6 +20,8 @@ import numpy as np
 import torch
 from torch import nn
 
+import torch_gpen
+
 
 class SkipBlock(nn.Module):
     """One level of the official U-Net: [down, inner levels, up] with the input concatenated."""
@@ -136,6 +138,32 @@ def main(folder):
              **{k[len("module."):]: v.float().numpy() if v.dtype == torch.bfloat16 else v.numpy()
                 for k, v in tensors.items()})
     torch.save({"w": base}, os.path.join(folder, "legacy.pth"), _use_new_zipfile_serialization=False)
+
+    gpen(folder, generator)
+
+
+def gpen(folder, generator):
+    """A 64 px GPEN (narrow 1/32, channel multiplier 1: 16 channels up to 32 px, 8 at 64; a 16-wide
+    style of 2 mapping layers) and its discriminator, every parameter random (the zero-initialised
+    noise weights and biases too, so that every path counts), and their outputs on two faces."""
+    net = torch_gpen.FullGenerator(64, style_dim=16, n_mlp=2, channel_multiplier=1, narrow=1 / 32)
+    disc = torch_gpen.Discriminator(64, channel_multiplier=1, narrow=1 / 32)
+    for module in (net, disc):
+        with torch.no_grad():
+            for name, p in module.named_parameters():
+                if name.endswith(("bias", "noise.weight")):
+                    p.copy_(torch.randn(p.shape, generator=generator) * 0.2
+                            + (1.0 if "modulation" in name else 0.0))
+                else:
+                    p.copy_(torch.randn(p.shape, generator=generator))
+    image = torch.randint(0, 256, (2, 64, 64, 3), generator=generator, dtype=torch.uint8)
+    x = (image.permute(0, 3, 1, 2).float() / 255 - 0.5) / 0.5  # the official is_norm input
+    with torch.no_grad():
+        y, logits = net(x), disc(x)
+    torch.save(net.state_dict(), os.path.join(folder, "gpen_G.pth"))
+    torch.save(disc.state_dict(), os.path.join(folder, "gpen_D.pth"))
+    np.savez(os.path.join(folder, "gpen.npz"), image=image.numpy(), y=y.permute(0, 2, 3, 1).numpy(),
+             logits=logits.numpy())
 
 
 if __name__ == "__main__":

@@ -1,0 +1,45 @@
+"""Convert a released GPEN checkpoint (PyTorch, yangxy/GPEN) to this package.
+
+    python -m gpen_tf.convert --checkpoint=GPEN-BFR-512.pth [--discriminator=GPEN-BFR-512-D.pth] --output=DIR
+
+Every released FullGenerator converts: GPEN-BFR-256, -512, -1024 and -2048, GPEN-Colorization-1024,
+GPEN-Inpainting-1024 and GPEN-Seg2face-512 (give that one --value_range=0,1: it was trained without
+normalisation). Size, channel multiplier, narrow, style width and mapping depth are read from the
+tensors' shapes. A training checkpoint ({"g": ..., "d": ..., "g_ema": ...}) gives its EMA generator by
+default, or --key=g. PyTorch is not needed: the .pth is read by `common.pth`, which refuses a file that
+asks to run code. DIR receives
+  saved_model/       what `python -m gpen_tf.restore --model=DIR/saved_model` runs;
+  gpen.weights.h5    the networks, for fine-tuning in Python: `GPEN(**config).load_weights(...)`;
+  config.json        that config (the GPEN arguments).
+Without --discriminator the discriminator keeps a random initialisation. A checkpoint that does not
+fit is named with the keys that do not.
+
+Exit codes: 0 written; 1 a checkpoint that cannot be read or does not fit; 2 bad arguments.
+"""
+
+from absl import flags
+
+from common import cli
+from gpen_tf import official
+
+flags.DEFINE_string("checkpoint", None, "The generator's .pth (e.g. GPEN-BFR-512.pth).")
+flags.DEFINE_string("discriminator", None, "The discriminator's .pth (GPEN-BFR-512-D.pth), optional.")
+flags.DEFINE_string("key", None, "Entry of the .pth that holds the state dict, if it is wrapped "
+                    "(default: the first of state_dict, g_ema, ... that it has).")
+flags.DEFINE_string("output", None, "Folder for saved_model/, gpen.weights.h5 and config.json.")
+flags.DEFINE_enum("value_range", "-1,1", ["-1,1", "0,1"], "The values the network was trained on: "
+                  "the official -1,1, or 0,1 for GPEN-Seg2face (the official is_norm=False).")
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+    cli.check_arguments(argv, FLAGS, "checkpoint", "output")
+    model = cli.converted(official.convert, FLAGS.checkpoint, FLAGS.discriminator, key=FLAGS.key)
+    official.write(model, FLAGS.output, tuple(float(v) for v in FLAGS.value_range.split(",")))
+    o = model.options
+    print(f"converted {FLAGS.checkpoint} ({o['size']} px, channel multiplier {o['channel_multiplier']}, "
+          f"narrow {o['narrow']}) into {FLAGS.output}")
+
+
+if __name__ == "__main__":
+    cli.run(main)
