@@ -27,6 +27,7 @@ STAGES = ("prior", "restore")
 # EMA generator moves 0.22% of the way to the trained one per step, a half-life of 312 steps.
 EMA_DECAY = 0.5 ** (32 / 10_000)
 _FEATURE_EPS = 1e-8  # inside the square root of the feature distance: finite gradient at 0
+PATH_DECAY = 0.01  # official g_path_regularize: the running mean's step towards each batch's mean
 
 
 def feature_matching(fake_features, real_features):
@@ -41,6 +42,20 @@ def feature_matching(fake_features, real_features):
         squares = tf.reduce_sum(tf.square(diff), axis=list(range(1, diff.shape.rank)))
         total += tf.reduce_mean(tf.sqrt(squares + _FEATURE_EPS))
     return total
+
+
+def path_lengths(synthesis, styles, maps, projection):
+    """Per image, sqrt(mean over the layers of ||d sum(image * projection) / d w_k||^2): StyleGAN2's
+    path length (official g_path_regularize), of the synthesis network at per-layer styles `styles`
+    and maps `maps`, with `projection` a random image scaled by 1 / sqrt(H * W). Differentiable with
+    respect to the network's weights and its inputs under an outer tf.GradientTape."""
+    with tf.GradientTape() as tape:
+        tape.watch(styles)
+        image = synthesis(styles + maps, training=True)
+        projected = tf.reduce_sum(tf.cast(image, tf.float32) * projection)
+    grads = tape.gradient(projected, styles)
+    squares = tf.stack([tf.reduce_sum(tf.square(tf.cast(g, tf.float32)), axis=1) for g in grads], axis=1)
+    return tf.sqrt(tf.reduce_mean(squares, axis=1))
 
 
 def lazy_adam(learning_rate, reg_every):
@@ -76,7 +91,7 @@ class GPEN(GANModel):
 
     Batches: stage prior, clean faces [N, size, size, 3] (of a tuple, the last element that is not
     None, so (degraded, clean) pairs serve too); stage restore, (degraded, clean) pairs.
-    Every step, as the official train_simple.py:
+    Every step, as the official train_simple.py (path length and EMA also as rosinality's StyleGAN2):
       1. D: softplus(-D(real)) + softplus(D(fake)), fakes from the generator (restore) or from the
          decoder on random z and maps (prior).
       2. Every `d_reg_every`-th step (0, 16, 32, ...), a second D step on r1_gamma / 2 * R1 * d_reg_every
@@ -84,16 +99,19 @@ class GPEN(GANModel):
       3. G (against the updated D, on new fakes): softplus(-D(fake)); in stage restore plus
          l1_weight * L1(fake, clean) + feature_weight * `feature_matching` over D's conv features
          (the paper's losses: 1 and 0.02). Stage prior trains only the decoder.
-      4. The EMA generator takes a step towards the generator.
-    Left out: path-length regularisation (`g_reg_every` only sets G's optimizer adjustment, as the
-    official one), style mixing and the released code's identity (ArcFace) loss. The step counter,
-    the last R1 value and the EMA generator are model variables, so `.weights.h5` checkpoints resume
-    exactly.
+      4. Every `g_reg_every`-th step (0, 4, 8, ...), a second G step on path_regularize * g_reg_every
+         * mean((L - a)^2), L the `path_lengths` of the synthesis network at the batch's styles and
+         maps, a the running mean of L (moved 0.01 of the way to this batch's mean first). Off with
+         path_regularize=0.
+      5. The EMA generator takes a step towards the generator.
+    Left out: style mixing and the released code's identity (ArcFace) loss. The step counter, the last
+    R1 and path-length values, the running mean path length and the EMA generator are model
+    variables, so `.weights.h5` checkpoints resume exactly.
     """
 
     def __init__(self, size=512, channel_multiplier=2, narrow=1.0, stage="restore", style_dim=512,
                  n_mlp=8, lr_mlp=0.01, l1_weight=1.0, feature_weight=0.02, r1_gamma=10.0,
-                 d_reg_every=16, g_reg_every=4, ema_decay=EMA_DECAY, **kwargs):
+                 d_reg_every=16, g_reg_every=4, path_regularize=2.0, ema_decay=EMA_DECAY, **kwargs):
         if stage not in STAGES:
             raise ValueError(f"stage must be one of {STAGES}, got {stage!r}")
         if not 0.0 <= ema_decay < 1.0:
@@ -111,7 +129,7 @@ class GPEN(GANModel):
             size=size, channel_multiplier=channel_multiplier, narrow=narrow, stage=stage,
             style_dim=style_dim, n_mlp=n_mlp, lr_mlp=lr_mlp, l1_weight=l1_weight,
             feature_weight=feature_weight, r1_gamma=r1_gamma, d_reg_every=d_reg_every,
-            g_reg_every=g_reg_every, ema_decay=ema_decay)
+            g_reg_every=g_reg_every, path_regularize=path_regularize, ema_decay=ema_decay)
         self.stage = stage
         arch = dict(channel_multiplier=channel_multiplier, narrow=narrow)
         self.generator = networks.generator(size, style_dim=style_dim, n_mlp=n_mlp, lr_mlp=lr_mlp,
@@ -127,6 +145,10 @@ class GPEN(GANModel):
                                            name="train_steps", **state)
         self.last_r1 = self.add_weight(shape=(), dtype="float32", initializer="zeros",
                                        name="last_r1", **state)
+        self.last_path = self.add_weight(shape=(), dtype="float32", initializer="zeros",
+                                         name="last_path", **state)
+        self.mean_path_length = self.add_weight(shape=(), dtype="float32", initializer="zeros",
+                                                name="mean_path_length", **state)
         self.built = True
 
     # Sub-models are reached through methods, not attributes: Keras saves every attribute that is a
@@ -158,7 +180,8 @@ class GPEN(GANModel):
 
     def default_optimizers(self, learning_rate):
         # Official: both Adam with the lazy-regularisation adjustment, G for path length every 4 steps
-        # (kept, though path-length regularisation is left out) and D for R1 every 16.
+        # (kept with path_regularize=0, as the official rate does not depend on it) and D for R1
+        # every 16.
         return (lazy_adam(learning_rate, self.options["g_reg_every"]),
                 lazy_adam(learning_rate, self.options["d_reg_every"]))
 
@@ -201,11 +224,16 @@ class GPEN(GANModel):
         d_values = self._discriminator_step(degraded, clean)
         run_if(tf.equal(step % self.options["d_reg_every"], 0), self._r1_step, clean)
         g_values = self._generator_step(degraded, clean)
+        regularized = {"r1": self.last_r1}
+        if self.options["path_regularize"]:
+            run_if(tf.equal(step % self.options["g_reg_every"], 0), self._path_length_step,
+                   clean if degraded is None else degraded)
+            regularized.update(path=self.last_path, path_length=self.mean_path_length)
         distribute.update_average(*self._averaged(), self.options["ema_decay"])
         self.train_steps.assign(step + 1)
-        # The last R1 computed, as the official log shows it.
+        # The last regularisation values computed, as the official log shows them.
         return {**self.track(**d_values, **g_values),
-                **self.replica_logs({"r1": tf.convert_to_tensor(self.last_r1)})}
+                **self.replica_logs({k: tf.convert_to_tensor(v) for k, v in regularized.items()})}
 
     def _discriminator_step(self, degraded, clean):
         fake = tf.stop_gradient(self._fake(degraded, clean, training=True))
@@ -227,6 +255,31 @@ class GPEN(GANModel):
             warnings.filterwarnings("ignore", "Gradients do not exist")
             self.minimize(tape, loss, self.d_optimizer, self.discriminator_variables)
         self.last_r1.assign(penalty)
+
+    def _path_length_step(self, faces):
+        """`faces`: the degraded faces (restore), or the clean ones (prior: only their number counts)."""
+        o = self.options
+        parts = networks.parts(self.generator)
+        batch = tf.shape(faces)[0]
+        with tf.GradientTape() as tape:
+            if self.stage == "prior":
+                z, *maps = self.prior_inputs(batch)
+            else:
+                z, *maps = parts.encoder(faces, training=True)
+            w = parts.mapping(z, training=True)
+            styles = [tf.identity(w) for _ in range(networks.num_styles(o["size"]))]
+            size = o["size"]
+            projection = distribute.replica_normal([batch, size, size, 3], self.noise_seed) / size
+            lengths = path_lengths(parts.synthesis, styles, maps, projection)
+            # As the official code on each device, the penalty's mean is this replica's; the stored
+            # running mean follows the mean over all replicas, so that every replica keeps the same.
+            mean = self.mean_path_length + PATH_DECAY * (tf.reduce_mean(lengths) - self.mean_path_length)
+            penalty = tf.reduce_mean(tf.square(lengths - mean))
+            loss = o["path_regularize"] * o["g_reg_every"] * penalty
+        self.minimize(tape, loss, self.g_optimizer, self.generator_variables)
+        overall = tf.distribute.get_replica_context().all_reduce("mean", tf.reduce_mean(lengths))
+        self.mean_path_length.assign(self.mean_path_length + PATH_DECAY * (overall - self.mean_path_length))
+        self.last_path.assign(penalty)
 
     def _generator_step(self, degraded, clean):
         o = self.options

@@ -3,9 +3,10 @@
     encoder        degraded face [N, S, S, 3] -> [latent [N, style_dim], f_4, f_8, ..., f_S]
                    official FullGenerator's ecd* convs and final_linear; f_r is the r x r feature map
                    (channels(r) channels) that replaces StyleGAN2's noise at resolution r.
-    decoder        [z, f_4, f_8, ..., f_S] -> image [N, S, S, 3] (float32): the StyleGAN2 generator
-                   (mapping network + synthesis with toRGB skips), official Generator with isconcat.
-                   The prior stage drives it with z ~ N(0, 1) and N(0, 1) maps of `noise_shapes`.
+    decoder        [z, f_4, f_8, ..., f_S] -> image [N, S, S, 3] (float32): the StyleGAN2 generator,
+                   official Generator with isconcat: `mapping` (z -> w) and `synthesis` (a style per
+                   layer and the maps -> image, toRGB skips). The prior stage drives it with
+                   z ~ N(0, 1) and N(0, 1) maps of `noise_shapes`.
     generator      image -> decoder(encoder(image)): official FullGenerator.
     discriminator  image -> score [N, 1] (float32): the StyleGAN2 residual discriminator with
                    minibatch standard deviation, official Discriminator.
@@ -73,27 +74,54 @@ def encoder(size, channel_multiplier=2, narrow=1.0, style_dim=512, name="encoder
     return keras.Model(image, [latent] + [features[r] for r in resolutions(size)], name=name)
 
 
-def decoder(size, channel_multiplier=2, narrow=1.0, style_dim=512, n_mlp=8, lr_mlp=0.01,
-            name="decoder"):
-    """[z, f_4, ..., f_size] -> image (official Generator, isconcat=True, one style for all layers)."""
-    check_size(size)
+def num_styles(size):
+    """How many per-layer styles the synthesis network takes (official `n_latent`)."""
+    return 2 * check_size(size) - 2
+
+
+def mapping(style_dim=512, n_mlp=8, lr_mlp=0.01, name="mapping"):
+    """z -> w: PixelNorm and n_mlp equalized dense layers (official Generator.style)."""
     z = keras.Input((style_dim,), name="z")
-    noises = [keras.Input(shape, name=f"noise_{shape[0]}")
-              for shape in noise_shapes(size, channel_multiplier, narrow)]
     w = sg.PixelNorm(name="pixel_norm")(z)
     for i in range(n_mlp):
         w = sg.EqualDense(style_dim, lr_mul=lr_mlp, activation="fused_lrelu", name=f"mapping_{i}")(w)
+    return keras.Model(z, w, name=name)
 
+
+def synthesis(size, channel_multiplier=2, narrow=1.0, style_dim=512, name="synthesis"):
+    """[w_0, ..., w_{n-1}, f_4, ..., f_size] -> image, n = num_styles(size).
+
+    Each layer takes its own style, as the official latent [N, n_latent, style_dim] indexed per layer
+    (conv_4: 0, to_rgb_4: 1, then per resolution k = 0, 1, ...: conv_up 1 + 2k, conv 2 + 2k,
+    to_rgb 3 + 2k): GPEN passes one w everywhere, and path-length regularisation differentiates
+    with respect to each.
+    """
+    check_size(size)
+    styles = [keras.Input((style_dim,), name=f"w_{i}") for i in range(num_styles(size))]
+    noises = [keras.Input(shape, name=f"noise_{shape[0]}")
+              for shape in noise_shapes(size, channel_multiplier, narrow)]
     ch = lambda r: channels(r, channel_multiplier, narrow)  # noqa: E731
-    x = sg.ConstantInput(ch(4), name="input")(w)
-    x = sg.StyledConv(ch(4), name="conv_4")([x, w, noises[0]])
-    skip = sg.ToRGB(upsample=False, name="to_rgb_4")([x, w])
-    for r, noise in zip(resolutions(size)[1:], noises[1:]):
-        x = sg.StyledConv(ch(r), upsample=True, name=f"conv_{r}_up")([x, w, noise])
-        x = sg.StyledConv(ch(r), name=f"conv_{r}")([x, w, noise])
-        skip = sg.ToRGB(name=f"to_rgb_{r}")([x, w, skip])
+    x = sg.ConstantInput(ch(4), name="input")(styles[0])
+    x = sg.StyledConv(ch(4), name="conv_4")([x, styles[0], noises[0]])
+    skip = sg.ToRGB(upsample=False, name="to_rgb_4")([x, styles[1]])
+    for k, (r, noise) in enumerate(zip(resolutions(size)[1:], noises[1:])):
+        x = sg.StyledConv(ch(r), upsample=True, name=f"conv_{r}_up")([x, styles[1 + 2 * k], noise])
+        x = sg.StyledConv(ch(r), name=f"conv_{r}")([x, styles[2 + 2 * k], noise])
+        skip = sg.ToRGB(name=f"to_rgb_{r}")([x, styles[3 + 2 * k], skip])
     image = keras.layers.Activation("linear", dtype="float32", name="image_f32")(skip)
-    return keras.Model([z] + noises, image, name=name)
+    return keras.Model(styles + noises, image, name=name)
+
+
+def decoder(size, channel_multiplier=2, narrow=1.0, style_dim=512, n_mlp=8, lr_mlp=0.01,
+            name="decoder"):
+    """[z, f_4, ..., f_size] -> image (official Generator, isconcat=True): the sub-models "mapping"
+    and "synthesis", one style w for all layers."""
+    z = keras.Input((style_dim,), name="z")
+    noises = [keras.Input(shape, name=f"noise_{shape[0]}")
+              for shape in noise_shapes(size, channel_multiplier, narrow)]
+    synth = synthesis(size, channel_multiplier, narrow, style_dim)
+    w = mapping(style_dim, n_mlp, lr_mlp)(z)
+    return keras.Model([z] + noises, synth([w] * num_styles(size) + noises), name=name)
 
 
 def generator(size, channel_multiplier=2, narrow=1.0, style_dim=512, n_mlp=8, lr_mlp=0.01,
@@ -108,12 +136,14 @@ def generator(size, channel_multiplier=2, narrow=1.0, style_dim=512, n_mlp=8, lr
     return keras.Model(image, dec(enc(image)), name=name)
 
 
-Parts = collections.namedtuple("Parts", ["encoder", "decoder"])
+Parts = collections.namedtuple("Parts", ["encoder", "decoder", "mapping", "synthesis"])
 
 
 def parts(gen):
-    """The (encoder, decoder) sub-models of a `generator`, sharing its weights."""
-    return Parts(gen.get_layer("encoder"), gen.get_layer("decoder"))
+    """The encoder, decoder, and the decoder's mapping and synthesis sub-models of a `generator`,
+    sharing its weights."""
+    dec = gen.get_layer("decoder")
+    return Parts(gen.get_layer("encoder"), dec, dec.get_layer("mapping"), dec.get_layer("synthesis"))
 
 
 FEATURE_LAYERS = "from_rgb", "block_", "final_conv"

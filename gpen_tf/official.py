@@ -93,20 +93,20 @@ def _to_rgb(port, layer, prefix):
 
 
 def port_generator(port, generator, size):
-    encoder, decoder = networks.parts(generator)
+    encoder, _, mapping, synthesis = networks.parts(generator)
     resolutions = networks.resolutions(size)
     for i, r in enumerate(reversed(resolutions)):
         _conv_layer(port, encoder.get_layer(f"ecd_{r}"), f"ecd{i}.0")
     _dense(port, encoder.get_layer("final_linear"), "final_linear.0")
-    for i in range(len([layer for layer in decoder.layers if layer.name.startswith("mapping_")])):
-        _dense(port, decoder.get_layer(f"mapping_{i}"), f"generator.style.{i + 1}")
-    port.take(decoder.get_layer("input").constant, "generator.input.input", (0, 2, 3, 1))
-    _styled(port, decoder.get_layer("conv_4"), "generator.conv1")
-    _to_rgb(port, decoder.get_layer("to_rgb_4"), "generator.to_rgb1")
+    for i in range(len(mapping.layers) - 2):  # the input and the PixelNorm hold no weights
+        _dense(port, mapping.get_layer(f"mapping_{i}"), f"generator.style.{i + 1}")
+    port.take(synthesis.get_layer("input").constant, "generator.input.input", (0, 2, 3, 1))
+    _styled(port, synthesis.get_layer("conv_4"), "generator.conv1")
+    _to_rgb(port, synthesis.get_layer("to_rgb_4"), "generator.to_rgb1")
     for k, r in enumerate(resolutions[1:]):
-        _styled(port, decoder.get_layer(f"conv_{r}_up"), f"generator.convs.{2 * k}")
-        _styled(port, decoder.get_layer(f"conv_{r}"), f"generator.convs.{2 * k + 1}")
-        _to_rgb(port, decoder.get_layer(f"to_rgb_{r}"), f"generator.to_rgbs.{k}")
+        _styled(port, synthesis.get_layer(f"conv_{r}_up"), f"generator.convs.{2 * k}")
+        _styled(port, synthesis.get_layer(f"conv_{r}"), f"generator.convs.{2 * k + 1}")
+        _to_rgb(port, synthesis.get_layer(f"to_rgb_{r}"), f"generator.to_rgbs.{k}")
 
 
 def port_discriminator(port, discriminator, size):

@@ -29,6 +29,8 @@ flags.DEFINE_integer("prior_epochs", 100, "Epochs of the prior stage (--epochs i
 flags.DEFINE_float("ema_decay", EMA_DECAY, "Decay per step of the EMA generator that is evaluated, "
                    "sampled and exported (official: 0.5 ** (32 / 10000), a half-life of 312 steps).",
                    lower_bound=0.0, upper_bound=0.999999)
+flags.DEFINE_float("path_regularize", 2.0, "Weight of the path-length regularisation, applied every 4th "
+                   "step as the official train_simple.py; 0 turns it off.", lower_bound=0.0)
 flags.DEFINE_string("init_from", None, "The prior stage's folder to start the restore stage from "
                     "(default <model_dir>/prior); 'none' starts it from random weights.")
 degradation.define_flags()
@@ -71,7 +73,8 @@ def main(argv):
                                           FLAGS.num_samples, options))
         with runtime.strategy.scope():
             model = GPEN(size=FLAGS.image_size, channel_multiplier=FLAGS.channel_multiplier,
-                         narrow=FLAGS.narrow, stage=stage, ema_decay=FLAGS.ema_decay)
+                         narrow=FLAGS.narrow, stage=stage, ema_decay=FLAGS.ema_decay,
+                         path_regularize=FLAGS.path_regularize)
             if previous and FLAGS.init_from != "none":
                 model.load_prior(training.previous_weights(previous))
             if stage == "prior":

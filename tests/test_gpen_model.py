@@ -15,11 +15,11 @@ import h5py
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from common import data, metrics, schedules
-from gpen_tf import GPEN
-from gpen_tf import networks
-from gpen_tf.model import EMA_DECAY, VALUE_RANGE, feature_matching, lazy_adam
+from gpen_tf import GPEN, networks
+from gpen_tf.model import EMA_DECAY, VALUE_RANGE, feature_matching, lazy_adam, path_lengths
 
 SIZE = 16
 TINY = dict(size=SIZE, channel_multiplier=1, narrow=1 / 16, style_dim=16, n_mlp=2)
@@ -65,7 +65,7 @@ def test_defaults_are_the_papers_bfr512():
                 if p.default is not inspect.Parameter.empty}
     assert defaults == dict(size=512, channel_multiplier=2, narrow=1.0, stage="restore", style_dim=512,
                             n_mlp=8, lr_mlp=0.01, l1_weight=1.0, feature_weight=0.02, r1_gamma=10.0,
-                            d_reg_every=16, g_reg_every=4, ema_decay=EMA_DECAY)
+                            d_reg_every=16, g_reg_every=4, path_regularize=2.0, ema_decay=EMA_DECAY)
     assert GPEN.learning_rate == 0.002
     assert EMA_DECAY == pytest.approx(0.997784, abs=1e-6)  # train_simple.py: 0.5 ** (32 / (10 * 1000))
 
@@ -96,6 +96,18 @@ def test_bad_options_are_named():
         GPEN(d_reg_every=0, **TINY)
 
 
+def test_path_lengths_of_a_linear_synthesis_are_the_norms_of_its_jacobian():
+    # image = sum_k styles_k @ A_k: the gradient of sum(image * y) by w_k is A_k y, per image.
+    rng = np.random.default_rng(0)
+    a = [rng.normal(size=(3, 5)).astype("float32") for _ in range(2)]
+    synthesis = lambda inputs, training: sum(  # noqa: E731
+        tf.matmul(w, m) for w, m in zip(inputs[:2], a))
+    styles = [tf.constant(rng.normal(size=(4, 3)), tf.float32) for _ in range(2)]
+    y = rng.normal(size=(4, 5)).astype("float32")
+    expected = np.sqrt(np.mean([np.sum((y @ m.T) ** 2, axis=1) for m in a], axis=0))
+    np.testing.assert_allclose(path_lengths(synthesis, styles, [], y), expected, rtol=1e-5)
+
+
 def test_feature_matching_is_the_sum_of_per_image_l2_distances():
     rng = np.random.default_rng(0)
     fake = [rng.normal(size=(2, 4, 4, 3)), rng.normal(size=(2, 2, 2, 5))]
@@ -111,18 +123,22 @@ def test_restore_stage_overfits_one_batch(trained):
     model, logs, before = trained
     assert all(np.isfinite(float(v)) for step in logs for v in step.values())
     assert set(logs[0]) == {"d_loss", "real_score", "fake_score", "g_loss", "g_adv", "g_l1",
-                            "g_feature", "r1"}
+                            "g_feature", "r1", "path", "path_length"}
     degraded, clean = _faces()
     assert _l1(model, degraded, clean) < 0.85 * before
 
 
-def test_lazy_r1_runs_on_every_16th_step_as_a_second_d_step(trained):
+def test_lazy_regularisation_runs_r1_every_16th_and_path_length_every_4th_step(trained):
     model, logs, _ = trained
     assert int(model.train_steps) == STEPS
-    assert int(model.g_optimizer.iterations) == STEPS
     assert int(model.d_optimizer.iterations) == STEPS + 2  # the R1 steps of steps 0 and 16
     r1 = [float(step["r1"]) for step in logs]
     assert r1[0] > 0 and r1[1:16] == [r1[0]] * 15 and r1[16] != r1[0]
+    assert int(model.g_optimizer.iterations) == STEPS + 5  # path length on steps 0, 4, 8, 12, 16
+    path, length = [float(s["path"]) for s in logs], [float(s["path_length"]) for s in logs]
+    assert all(path[k] == path[k - k % 4] for k in range(STEPS)) and len(set(path[::4])) == 5
+    # The running mean starts at 0 and moves 1% of the way to each batch's mean length.
+    assert 0 < length[0] < length[4] < length[16] and length[0] == length[3]
 
 
 def test_evaluate_reports_psnr_ssim_and_sample_rows(trained):
@@ -144,13 +160,15 @@ def test_evaluate_reports_psnr_ssim_and_sample_rows(trained):
 def test_the_ema_generator_follows_the_generator_on_two_replicas(two_cpu_strategy):
     # The EMA update runs in the cross-replica context (layer weights cannot be assigned in a
     # replica's step): each device's copy must take the step, from the synchronised weights.
+    # (The path-length step, on step 0, runs its all-replica mean here too.) 8 px: a quicker trace.
     with two_cpu_strategy.scope():
-        model = GPEN(**TINY, ema_decay=0.25)
+        model = GPEN(**{**TINY, "size": 8}, ema_decay=0.25)
         model.compile()
     before = _values(model.generator.weights)
     assert all(np.array_equal(a, b) for a, b in zip(before, _values(model.generator_ema.weights)))
-    degraded, clean = _faces()
-    model.train_on_batch(degraded, clean)
+    degraded, clean = (faces[:, ::2, ::2] for faces in _faces())
+    logs = model.train_on_batch(degraded, clean, return_dict=True)
+    assert float(logs["path_length"]) > 0
     after = _values(model.generator.weights)
     for old, new, average in zip(before, after, model.generator_ema.weights):
         for copy in average.value.values:  # one per device
@@ -175,7 +193,9 @@ def test_weights_round_trip_restores_networks_state_and_optimizers(trained, tmp_
     degraded, clean = _faces(seed=1)
     np.testing.assert_array_equal(loaded(degraded), model(degraded))
     np.testing.assert_array_equal(loaded.discriminator(clean), model.discriminator(clean))
-    assert int(loaded.train_steps) == STEPS and float(loaded.last_r1) == float(model.last_r1)
+    assert int(loaded.train_steps) == STEPS
+    for name in ("last_r1", "last_path", "mean_path_length"):
+        assert float(getattr(loaded, name)) == float(getattr(model, name)) != 0
     for a, b in ((loaded.g_optimizer, model.g_optimizer), (loaded.d_optimizer, model.d_optimizer)):
         assert all(np.array_equal(x, y) for x, y in zip(_values(a.variables), _values(b.variables)))
 
@@ -217,7 +237,8 @@ def _prior_step_checks(model):
     encoder, decoder = _values(model.encoder().weights), _values(model.decoder().trainable_weights)
     critic = _values(model.discriminator.trainable_weights)
     logs = model.train_on_batch(clean, return_dict=True)
-    assert set(logs) == {"d_loss", "real_score", "fake_score", "g_loss", "r1"}
+    assert set(logs) == {"d_loss", "real_score", "fake_score", "g_loss", "r1", "path", "path_length"}
+    assert float(logs["path_length"]) > 0  # step 0 regularises the path length of the decoder
     assert all(math.isfinite(float(v)) for v in logs.values())
     # The prior stage trains the decoder and the discriminator, never the encoder.
     assert all(np.array_equal(a, b) for a, b in zip(encoder, _values(model.encoder().weights)))
@@ -234,7 +255,7 @@ def test_prior_stage_step_in_mixed_bfloat16():
     model = GPEN(stage="prior", **TINY)
     model.compile()
     clean = _prior_step_checks(model)
-    assert model.decoder().get_layer("conv_16").compute_dtype == "bfloat16"
+    assert networks.parts(model.generator).synthesis.get_layer("conv_16").compute_dtype == "bfloat16"
     assert all(v.dtype == "float32" for v in model.trainable_weights)
     assert model(clean).dtype == "float32"
     swd = model.evaluate(clean, batch_size=4, verbose=0, return_dict=True)["swd"]

@@ -101,8 +101,8 @@ def test_official_parameter_counts(bfr256):
 
 def test_official_initialisation(bfr256):
     g, d = bfr256
-    dec = g.get_layer("decoder")
-    mapping = dec.get_layer("mapping_0")
+    _, _, mapping_net, dec = networks.parts(g)
+    mapping = mapping_net.get_layer("mapping_0")
     # Equalized lr with lr_mul 0.01: stored N(0, 1/0.01), used times 0.01 / sqrt(512).
     assert np.std(mapping.kernel.numpy()) == pytest.approx(100.0, rel=0.02)
     assert mapping.scale == pytest.approx(0.01 / math.sqrt(512))
@@ -123,13 +123,14 @@ def test_official_initialisation(bfr256):
 
 def test_generator_wiring():
     g = networks.generator(32, style_dim=8, n_mlp=2, **TINY)
-    enc, dec = g.get_layer("encoder"), g.get_layer("decoder")
+    enc, dec, _, synth = networks.parts(g)
     shapes = networks.noise_shapes(32, **TINY)
     assert shapes == [(4, 4, 32), (8, 8, 32), (16, 16, 32), (32, 32, 32)]
     assert [tuple(t.shape[1:]) for t in enc.outputs] == [(8,)] + shapes
     # The 4x4 map feeds one styled conv, every other map both convs of its resolution.
-    assert [layer.name for layer in dec.layers if isinstance(layer, sg.StyledConv)] == [
+    assert [layer.name for layer in synth.layers if isinstance(layer, sg.StyledConv)] == [
         "conv_4", "conv_8_up", "conv_8", "conv_16_up", "conv_16", "conv_32_up", "conv_32"]
+    assert networks.num_styles(32) == 8  # the official n_latent, log2(32) * 2 - 2
     x = rand(2, 32, 32, 3)
     np.testing.assert_allclose(g(x), dec(enc(x)), rtol=1e-6, atol=1e-6)
     # With the concatenation weights at their initial 0 the maps cannot matter; once set they do.
@@ -137,7 +138,7 @@ def test_generator_wiring():
     maps_a = [rand(2, *s, seed=2) for s in shapes]
     maps_b = [rand(2, *s, seed=3) for s in shapes]
     np.testing.assert_array_equal(dec([z] + maps_a), dec([z] + maps_b))
-    for layer in dec.layers:
+    for layer in synth.layers:
         if isinstance(layer, sg.StyledConv):
             layer.noise.weight.assign([0.5])
     assert np.abs(dec([z] + maps_a) - dec([z] + maps_b)).max() > 1e-3
@@ -312,15 +313,14 @@ def test_mixed_bfloat16_computes_in_bfloat16_and_returns_float32():
     x = rand(2, 16, 16, 3)
     assert g(x).dtype == "float32" and d(x).dtype == "float32"
     assert all(v.dtype == "float32" for v in g.weights + d.weights)
-    dec = g.get_layer("decoder")
-    assert dec.get_layer("conv_16").compute_dtype == "bfloat16"
+    assert networks.parts(g).synthesis.get_layer("conv_16").compute_dtype == "bfloat16"
     assert np.all(np.isfinite(g(x))) and np.all(np.isfinite(d(x)))
 
 
 def test_keras_round_trip(tmp_path):
     g = networks.generator(16, style_dim=8, n_mlp=1, **TINY)
     d = networks.discriminator(16, **TINY)
-    for layer in g.get_layer("decoder").layers:  # make the encoder maps count
+    for layer in networks.parts(g).synthesis.layers:  # make the encoder maps count
         if isinstance(layer, sg.StyledConv):
             layer.noise.weight.assign([0.3])
     x = rand(4, 16, 16, 3)

@@ -2,7 +2,7 @@
 
 The fixtures (tools/make_torch_fixtures.py) are a unet_64 generator and a 70x70 PatchGAN in the
 official key layout, with random weights and batch-norm statistics, and what PyTorch computed from
-them in eval mode.
+them in eval mode on a real photo (a demo photo).
 """
 
 import json
@@ -101,8 +101,6 @@ def test_training_starts_from_the_converted_weights(converted, tmp_path):
                                    converted.generator.get_layer(name).kernel, atol=1e-6)
     np.testing.assert_allclose(tuned.discriminator.get_layer("logits_conv").kernel,
                                converted.discriminator.get_layer("logits_conv").kernel, atol=1e-6)
-    other = run("pix2pix_tf.train", *args, "--ngf=8", f"--model_dir={tmp_path / 'other'}", check=False)
-    assert other.returncode == 2 and f"--init_weights={weights} does not fit this model" in other.stderr
 
 
 def test_the_papers_test_mode_gives_the_official_train_mode_outputs():

@@ -2,15 +2,16 @@
 
 Run once, in a throwaway environment with PyTorch (never a dependency of this package):
 
-    python3 -m venv /tmp/torchenv && /tmp/torchenv/bin/pip install torch numpy
+    python3 -m venv /tmp/torchenv && /tmp/torchenv/bin/pip install torch numpy pillow
     /tmp/torchenv/bin/python tools/make_torch_fixtures.py tests/fixtures
 
 The networks below are written here after the layout of junyanz/pytorch-CycleGAN-and-pix2pix's
 `UnetGenerator` (blocks nested in `model` Sequentials) and `NLayerDiscriminator`, so that their state
-dicts have the official keys; they are tiny (unet_32, 4 filters), with random weights and batch-norm
+dicts have the official keys; they are tiny (unet_64, 4 filters), with random weights and batch-norm
 statistics, so that every key matters. Beside each checkpoint an .npz holds an input and what the
 PyTorch network in eval mode makes of it: the outputs the converted model must reproduce (for the
-generator also the uint8 image its input was made from, and its output in the paper's test mode).
+generator also the uint8 image its input was made from, a demo photo of this package, and its output
+in the paper's test mode). GPEN's networks are in tools/torch_gpen.py.
 """
 
 import os
@@ -18,6 +19,7 @@ import sys
 
 import numpy as np
 import torch
+from PIL import Image
 from torch import nn
 
 import torch_gpen
@@ -77,6 +79,12 @@ def patch_discriminator(in_channels, ndf, n_layers):
     return net
 
 
+def photo(name, size):
+    """A demo photo of this package (common/demo_data), resized to `size` (width, height), uint8."""
+    path = os.path.join(os.path.dirname(__file__), "..", "common", "demo_data", name)
+    return np.array(Image.open(path).convert("RGB").resize(size, Image.BICUBIC))
+
+
 def randomize(net, generator):
     """N(0, 0.2) weights and biases, BN gamma around 1, statistics away from 0 and 1."""
     with torch.no_grad():
@@ -99,7 +107,7 @@ def main(folder):
     with torch.no_grad():  # keep the tanh out of saturation, where outputs would hide differences
         unet.model.model[3].weight.mul_(0.003)
     unet.eval()
-    image = torch.randint(0, 256, (1, 64, 128, 3), generator=generator, dtype=torch.uint8)  # not square
+    image = torch.from_numpy(photo("coffee.jpg", (128, 64)))[None]  # a real photo, not square
     x = image.permute(0, 3, 1, 2).float() / 255 * 2 - 1  # the official [-1, 1]
     with torch.no_grad():
         y = unet(x)
@@ -156,7 +164,7 @@ def gpen(folder, generator):
                             + (1.0 if "modulation" in name else 0.0))
                 else:
                     p.copy_(torch.randn(p.shape, generator=generator))
-    image = torch.randint(0, 256, (2, 64, 64, 3), generator=generator, dtype=torch.uint8)
+    image = torch.from_numpy(np.stack([photo(f"astronaut_face_{k}.jpg", (64, 64)) for k in (1, 2)]))
     x = (image.permute(0, 3, 1, 2).float() / 255 - 0.5) / 0.5  # the official is_norm input
     with torch.no_grad():
         y, logits = net(x), disc(x)
