@@ -25,3 +25,17 @@ def two_cpu_strategy():
     """One MirroredStrategy over the two logical CPUs for the whole session: several strategies in
     one process would share collective-op instance keys and abort each other's all-reduces."""
     return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+
+
+# xdist hands out whole files (pytest.ini: --dist=loadfile) in collection order. Starting with the
+# longest files keeps both workers busy to the end, instead of one finishing a long file alone.
+LONGEST_FIRST = (
+    "test_gpen_cli.py", "test_distribute_cli.py", "test_dpe_model.py", "test_pix2pix_cli.py",
+    "test_gpen_model.py", "test_dpe_enhance.py", "test_dpe_cli.py", "test_pix2pix_model.py",
+    "test_pix2pix_convert.py", "test_distribute.py", "test_export.py", "test_pienet_serving.py",
+    "test_dcgan_cli.py", "test_pienet_cli.py")
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: k for k, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: file order kept
