@@ -37,17 +37,18 @@ def test_a_run_continues_from_its_checkpoint(trained, tmp_path):
 
 def test_samples_grids_walks_and_single_images_come_from_the_seed(trained, tmp_path):
     model = f"--model={trained[0] / 'saved_model'}"
-    for name in ("a.png", "b.png"):
-        run("dcgan_tf.sample", model, "--num=6", "--seed=0", f"--output={tmp_path / name}")
+    run("dcgan_tf.sample", model, "--num=6", "--seed=0", f"--output={tmp_path / 'a.png'}")
     run("dcgan_tf.sample", model, "--num=3", "--seed=4", f"--output_dir={tmp_path / 'single'}")
     run("dcgan_tf.sample", model, "--num=5", "--seed=4", "--end_seed=0", "--interpolate",
         f"--output={tmp_path / 'walk.png'}")
-    a, b, walk = (images.read_image(tmp_path / n) for n in ("a.png", "b.png", "walk.png"))
+    a, walk = (images.read_image(tmp_path / n) for n in ("a.png", "walk.png"))
     assert a.shape == (2 * 16 + 2, 3 * 16 + 2 * 2, 3)  # 6 images: 3 columns, 2 rows
-    np.testing.assert_array_equal(a, b)
-    # The training grid shows the latents of --seed=0 too (same images, another layout).
+    # The training grid shows the latents of --seed=0 too (same images, another layout): the seed
+    # alone decides what is drawn.
     epoch = images.read_image(trained[0] / "samples" / "epoch_0002.png")
-    np.testing.assert_array_equal(epoch[:, :16], a[:16, :16])
+    for k in range(6):
+        np.testing.assert_array_equal(epoch[:, 18 * k:18 * k + 16],
+                                      a[18 * (k // 3):18 * (k // 3) + 16, 18 * (k % 3):18 * (k % 3) + 16])
     assert sorted(p.name for p in (tmp_path / "single").iterdir()) == ["0000.png", "0001.png",
                                                                        "0002.png"]
     start = images.read_image(tmp_path / "single" / "0000.png")
@@ -58,9 +59,6 @@ def test_samples_grids_walks_and_single_images_come_from_the_seed(trained, tmp_p
     np.testing.assert_array_equal(walk[:, -16:], a[:16, :16])
 
 
-def test_sample_names_a_wrong_model(tmp_path):
-    missing = run("dcgan_tf.sample", f"--model={tmp_path}", f"--output={tmp_path / 'g.png'}",
-                  check=False)
-    assert missing.returncode == 2 and "no SavedModel" in missing.stderr
+def test_sample_needs_an_output(tmp_path):
     nowhere = run("dcgan_tf.sample", f"--model={tmp_path}", check=False)
     assert nowhere.returncode == 2 and "give --output" in nowhere.stderr
