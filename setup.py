@@ -23,6 +23,7 @@ setup(
         "pillow",
         "absl-py",
         "tensorboard",
+        "mtcnn>=1.0",  # GPEN's face detector for whole photos: TensorFlow, its weights in the wheel
     ],
     # scikit-image and scipy are independent references for the metric tests; pytest-xdist runs the
     # suite on both cores of a small machine (`-n 2`).

@@ -213,10 +213,12 @@ def rows_of(images, columns):
     return [list(batch[i:i + columns]) for i in range(0, len(batch), columns)]
 
 
-def process_files(inputs, output_dir, fn, *, suffix=".png"):
+def process_files(inputs, output_dir, fn, *, suffix=".png", with_paths=False):
     """Apply fn to each input image and write output_dir/<stem><suffix>.
 
-    Each output is written as soon as it is made. Unreadable inputs, and inputs on which fn fails
+    `fn(image)` returns the output image; with `with_paths`, `fn(image, input_path, output_path)`, for
+    a function that reports per file or writes files beside its output. Each output is written as
+    soon as it is made. Unreadable inputs, and inputs on which fn fails
     in TensorFlow (a tf.errors.OpError, e.g. out of memory), are reported on stderr and skipped; the
     others are still processed. Returns the number of files that failed.
     """
@@ -250,7 +252,8 @@ def process_files(inputs, output_dir, fn, *, suffix=".png"):
     progress = Progbar(len(files), unit_name="image")
     for i, (src, out) in enumerate(zip(files, outputs)):
         try:
-            write_image(out, fn(read_image(src)))
+            image = read_image(src)
+            write_image(out, fn(image, src, out) if with_paths else fn(image))
         except (ImageReadError, tf.errors.OpError) as e:
             message = e if isinstance(e, ImageReadError) else f"{src}: {e.message.splitlines()[0]}"
             # Leading newline: keep the message off the progress bar's line.

@@ -76,7 +76,8 @@ def test_an_export_without_metadata_is_refused(tmp_path):
 @pytest.mark.parametrize("tool, own_flags", [
     ("pix2pix_tf.translate", ["model", "input", "output"]),
     ("dpe_tf.enhance", ["model", "input", "output"]),
-    ("gpen_tf.restore", ["model", "input", "output"]),
+    ("gpen_tf.restore", ["model", "input", "output", "aligned", "save_faces", "compare",
+                         "min_face"]),
     ("pienet_tf.enhance", ["model", "input", "output", "preferred", "style"]),
     ("dcgan_tf.sample", ["model", "num", "output"]),
     ("dpe_tf.evaluate", ["model", "input", "target"]),

@@ -75,7 +75,7 @@ def test_restore_tool(tmp_path):
     images.write_image(inputs / "face.png", face)
     (inputs / "broken.jpg").write_bytes(b"not a jpeg")
     result = run("gpen_tf.restore", f"--model={model}", f"--input={inputs}",
-                 f"--output={tmp_path / 'out'}", check=False)
+                 f"--output={tmp_path / 'out'}", "--aligned", check=False)
     assert result.returncode == 1 and "broken.jpg" in result.stderr
     restored = images.read_image(tmp_path / "out" / "face.png")
     np.testing.assert_allclose(restored, face * 0.75, atol=2.5)
