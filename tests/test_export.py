@@ -88,4 +88,5 @@ def test_an_export_without_metadata_is_refused(tmp_path):
 def test_help_lists_the_tools_own_flags_and_exits_0(tool, own_flags):
     result = run(tool, "--help", check=False)
     assert result.returncode == 0
-    assert all(f"  --{flag}:" in result.stdout for flag in own_flags), result.stdout
+    assert all(f"  --{flag}:" in result.stdout or f"  --[no]{flag}:" in result.stdout
+               for flag in own_flags), result.stdout
