@@ -17,6 +17,7 @@ so a large photo costs what its faces cost.
 """
 
 import collections
+import functools
 
 import numpy as np
 import tensorflow as tf
@@ -80,9 +81,11 @@ def _gaussian(sigma):
     return taps / taps.sum()
 
 
+@functools.lru_cache(maxsize=4)
 def feather(size):
     """The blending mask of an S x S face: the official 512-px mask (1 on [26, 486), 0 around it,
-    Gaussian-blurred with sigma 4, twice) scaled to S. float32 [S, S]."""
+    Gaussian-blurred with sigma 4, twice) scaled to S. float32 [S, S], read-only: it is made once
+    per size, not once per photo."""
     scale = size / 512.0
     mask = np.zeros((size, size), np.float32)
     low, high = int(round(26 * scale)), int(round(486 * scale))
@@ -90,6 +93,7 @@ def feather(size):
     taps = _gaussian(4 * np.sqrt(2) * scale)  # two blurs of sigma 4 are one of sigma 4 * sqrt(2)
     for axis in (0, 1):
         mask = np.apply_along_axis(lambda row: np.convolve(row, taps, mode="same"), axis, mask)
+    mask.setflags(write=False)
     return mask
 
 
@@ -151,7 +155,7 @@ class PhotoRestorer:
             raise ValueError("size is required with a function as the model")
         self.restore_faces, self.size, self.min_face = model, int(size), min_face
         self.template = template(self.size)
-        self.detector = detector or _mtcnn()
+        self.detector = detector or mtcnn_detector()
 
     def __call__(self, photo):
         """A uint8 photo [H, W, 3] -> Result(photo: the restored photo, uint8, same size; faces: the
@@ -170,7 +174,8 @@ class PhotoRestorer:
         return Result(paste(photo, restored, matrices, self.size), found, list(crops), list(restored))
 
 
-def _mtcnn():
+def mtcnn_detector():
+    """The MTCNN face detector (the mtcnn package), on the CPU."""
     try:
         from mtcnn import MTCNN  # imported here: loading its three networks takes a moment
     except ImportError as err:

@@ -40,7 +40,7 @@ def photo():
 
 @pytest.fixture(scope="module")
 def detector():
-    return faces._mtcnn()
+    return faces.mtcnn_detector()
 
 
 def test_template_is_the_official_reference_at_the_models_size():

@@ -61,7 +61,7 @@ def main(argv):
     del argv
     generator = networks.generator(FLAGS.size, FLAGS.channel_multiplier, FLAGS.narrow)
     restore_fn = tf.function(lambda crops: serving.restore_uint8(generator, crops, FLAGS.size))
-    detector = faces._mtcnn()
+    detector = faces.mtcnn_detector()
     flags_line = " ".join(f for f in ("avx512_bf16", "avx512f", "avx2")
                           if f in open("/proc/cpuinfo").read().split())
     print(f"GPEN {FLAGS.size} px (cm {FLAGS.channel_multiplier}, narrow {FLAGS.narrow}), "
