@@ -1,6 +1,7 @@
-r"""Score an exported PieNet on held-out users: mPSNR and mSSIM against N, the paper's protocol.
+r"""Score exported PieNets on held-out users: PSNR and SSIM against N, the paper's protocol.
 
-    python -m pienet_tf.evaluate --model=runs/pienet_demo/saved_model --data=demo:styles:test
+    python -m pienet_tf.evaluate --model=runs/pienet_demo/saved_model --data=demo:styles:test \
+        --pictures=runs/pienet_demo/new_users
     python -m pienet_tf.evaluate --model=runs/pienet/saved_model --data=fivek@test.txt \
         --preferred_data=fivek@train.txt --users=expert_c --num_preferred=1,5,10,20
 
@@ -9,24 +10,31 @@ For every user in --users and every N in --num_preferred, N of the user's retouc
 (the SavedModel's `preference` endpoint) enhances every input of --data, which is scored against the
 user's own retouch of it (PSNR in dB and SSIM on uint8 RGB, common.metrics). Each figure is the mean over
 the test photos and over --trials draws. Two rows frame them: `input`, the unedited photos scored against
-the user's retouches (what doing nothing gets), and `stored`, the user's learned vector when the user was
-a training user stored in the model. The demo's held-out styles (moody, vintage, teal_orange) are the
-default users of demo:styles.
+the user's retouches (what doing nothing gets), and `stored`, the user's stored vector when the user was
+a training user of the model. The demo's held-out styles (moody, vintage, teal_orange) are the default
+users of demo:styles.
+
+--model takes several SavedModels (e.g. one recipe trained with several --seed): each gets its table,
+then come their mean and each model's mean over the users, which show how the result varies.
+--pictures writes, from the first model, one picture per user: a row per test photo of input |
+enhanced with each N (the first draw) | the user's own retouch.
 
 Exit codes: 0 all scored; 1 some photos could not be read (named, left out); 2 bad arguments.
 """
 
+import os
 import sys
 
 import numpy as np
 import tensorflow as tf
 from absl import app, flags
 
-from common import cli, metrics
+from common import cli, images, metrics
 from pienet_tf import data, styles
 from pienet_tf.serving import load
 
-flags.DEFINE_string("model", None, "An exported PieNet SavedModel folder (<model_dir>/saved_model).")
+flags.DEFINE_list("model", None, "Exported PieNet SavedModel folders (<model_dir>/saved_model); "
+                  "several are scored one by one and averaged.")
 flags.DEFINE_string("data", None, "The test photos: a FiveK-style folder DIR[@LIST] or demo:styles:test.")
 flags.DEFINE_string("preferred_data", None, "Where the users' liked photos are drawn from (same forms); "
                     "default: demo:styles:train for the demo, else --data.")
@@ -34,6 +42,9 @@ flags.DEFINE_list("users", None, "The users to score; default: the demo's held-o
 flags.DEFINE_list("num_preferred", ["1", "5", "10", "20"], "The numbers N of liked photos to try.")
 flags.DEFINE_integer("trials", 5, "Random draws of the liked photos per N.", lower_bound=1)
 flags.DEFINE_integer("seed", 0, "Seed of the draws.")
+flags.DEFINE_string("pictures", None, "A folder for one picture per user, <user>.jpg (first --model).")
+flags.DEFINE_integer("picture_size", 192, "Side of each photo in the pictures (its centred square).",
+                     lower_bound=16)
 FLAGS = flags.FLAGS
 
 
@@ -48,7 +59,8 @@ def scores(outputs, targets):
 
 
 def evaluate_user(model, user, test_pairs, liked, counts, trials, rng, stored_names):
-    """Rows (label, PSNR, SSIM) of one user: input, stored (if any), then each N."""
+    """({label: (PSNR, SSIM)}, {label: the first draw's outputs}) of one user: input, stored (if the
+    model stores the user), then each N."""
     inputs = [x for x, _ in test_pairs]
     targets = [y for _, y in test_pairs]
     serve = model.signatures["serving_default"]
@@ -57,27 +69,75 @@ def evaluate_user(model, user, test_pairs, liked, counts, trials, rng, stored_na
         return [serve(images=tf.constant(x[None]), preference=vector)["images"][0].numpy()
                 for x in inputs]
 
-    rows = [("input", *scores(inputs, targets))]
+    results, outputs = {"input": scores(inputs, targets)}, {}
     if user in stored_names:
         stored = model.signatures["styles"]()["vectors"][stored_names.index(user)][None]
-        rows.append(("stored", *scores(enhanced(stored), targets)))
+        results["stored"] = scores(enhanced(stored), targets)
     for n in counts:
         if n > len(liked):
             print(f"note: {user} has {len(liked)} liked photos, fewer than N={n}; skipped",
                   file=sys.stderr)
             continue
-        results = []
-        for _ in range(trials):
+        draws = []
+        for trial in range(trials):
             picked = rng.choice(len(liked), size=n, replace=False)
             vector = model.signatures["preference"](images=tf.gather(liked, picked))["preference"]
-            results.append(scores(enhanced(vector), targets))
-        rows.append((f"N={n}", *np.mean(results, axis=0)))
-    return rows
+            made = enhanced(vector)
+            if not trial:
+                outputs[f"N={n}"] = made
+            draws.append(scores(made, targets))
+        results[f"N={n}"] = tuple(np.mean(draws, axis=0))
+    return results, outputs
+
+
+def table(title, columns, cells, metric):
+    """Lines of a table: a row per label (input, stored, N=...), a column per user and their mean;
+    `cells[column][label]` holds (PSNR, SSIM), of which `metric` 0 or 1 is shown."""
+    labels = list(dict.fromkeys(label for column in cells.values() for label in column))
+    width = max(9, *(len(c) + 2 for c in columns))
+    lines = [f"{title:<10}" + "".join(f"{c:>{width}}" for c in (*columns, "mean"))]
+    digits = 2 if metric == 0 else 4
+    for label in labels:
+        values = [cells[c][label][metric] if label in cells[c] else None for c in columns]
+        known = [v for v in values if v is not None]
+        line = "".join(f"{'-':>{width}}" if v is None else f"{v:>{width}.{digits}f}"
+                       for v in (*values, np.mean(known)))
+        lines.append(f"{label:<10}" + line)
+    return lines
+
+
+def picture(test_pairs, outputs, size):
+    """A row per test photo: input | each N's output | the target, as centred squares of `size`."""
+    rows = []
+    for i, (x, y) in enumerate(test_pairs):
+        row = [x, *(made[i] for made in outputs.values()), y]
+        rows.append([data.square(tf.constant(im), size).numpy() for im in row])
+    return images.tile_grid(rows)
 
 
 def _pairs(source, user):
     """A user's readable (input, retouched) uint8 pairs of `source` as NumPy arrays."""
     return [(x.numpy(), y.numpy()) for x, y in data.user_pairs(source, user)]
+
+
+def _score_model(path, users, counts, preferred_source, pictures):
+    """{user: {label: (PSNR, SSIM)}} of one SavedModel, and how many test photos were unreadable."""
+    model = load(path)
+    size = int(model.signatures["styles"]()["embed_size"])
+    stored_names = [n.decode() for n in model.signatures["styles"]()["names"].numpy()]
+    rng = np.random.default_rng(FLAGS.seed)
+    cells, unread = {}, 0
+    for user in users:
+        test_pairs = _pairs(FLAGS.data, user)
+        unread += data.count(FLAGS.data, [user]) - len(test_pairs)
+        liked = data.preferred(preferred_source, user, image_size=size)
+        cells[user], outputs = evaluate_user(model, user, test_pairs, liked, counts, FLAGS.trials,
+                                             rng, stored_names)
+        if pictures and test_pairs:
+            os.makedirs(pictures, exist_ok=True)
+            images.write_image(os.path.join(pictures, f"{user}.jpg"),
+                               picture(test_pairs, outputs, FLAGS.picture_size))
+    return cells, unread
 
 
 def main(argv):
@@ -91,32 +151,40 @@ def main(argv):
     try:
         is_demo = data.parse_source(FLAGS.data).is_demo
         preferred_source = FLAGS.preferred_data or ("demo:styles:train" if is_demo else FLAGS.data)
-        users = FLAGS.users or (styles.HELD_OUT if is_demo else None)
+        users = list(FLAGS.users or (styles.HELD_OUT if is_demo else []))
         if not users:
             raise ValueError("--users is required for a folder of users")
-        model = load(FLAGS.model)
-        size = int(model.signatures["styles"]()["embed_size"])
-        stored_names = [n.decode() for n in model.signatures["styles"]()["names"].numpy()]
-        rng = np.random.default_rng(FLAGS.seed)
-        print(f"{'user':<14}{'':<8}{'PSNR (dB)':>10}{'SSIM':>8}")
-        by_label, unread = {}, 0
-        for user in users:
-            test_pairs = _pairs(FLAGS.data, user)
-            unread += data.count(FLAGS.data, [user]) - len(test_pairs)
-            liked = data.preferred(preferred_source, user, image_size=size)
-            for label, psnr, ssim in evaluate_user(model, user, test_pairs, liked, counts,
-                                                   FLAGS.trials, rng, stored_names):
-                print(f"{user:<14}{label:<8}{psnr:>10.2f}{ssim:>8.4f}", flush=True)
-                by_label.setdefault(label, []).append((psnr, ssim))
-        for label, values in by_label.items():
-            psnr, ssim = np.mean(values, axis=0)
-            print(f"{f'mean of {len(values)}':<14}{label:<8}{psnr:>10.2f}{ssim:>8.4f}")
+        per_model, unread = [], 0
+        for i, path in enumerate(FLAGS.model):
+            cells, missing = _score_model(path, users, counts, preferred_source,
+                                          FLAGS.pictures if i == 0 else None)
+            unread += missing
+            per_model.append(cells)
+            print(f"model {path}")
+            for metric, title in enumerate(("PSNR (dB)", "SSIM")):
+                print("\n".join(table(title, users, cells, metric)), flush=True)
     except (FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
+    if len(per_model) > 1:
+        mean = {user: {label: tuple(np.mean([m[user][label] for m in per_model], axis=0))
+                       for label in per_model[0][user]} for user in users}
+        print(f"mean of {len(per_model)} models")
+        for metric, title in enumerate(("PSNR (dB)", "SSIM")):
+            print("\n".join(table(title, users, mean, metric)))
+        print("each model's mean over the users")
+        print("\n".join(table("PSNR (dB)", [f"model {i + 1}" for i in range(len(per_model))],
+                              {f"model {i + 1}": _user_mean(m) for i, m in enumerate(per_model)}, 0)))
     if unread:
         print(f"{unread} test photos could not be read and were left out (named above)", file=sys.stderr)
     sys.exit(1 if unread else 0)
+
+
+def _user_mean(cells):
+    """{label: (PSNR, SSIM)} averaged over the users that have the label."""
+    labels = dict.fromkeys(label for column in cells.values() for label in column)
+    return {label: tuple(np.mean([c[label] for c in cells.values() if label in c], axis=0))
+            for label in labels}
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@ Batches, in both stages: `((images, user_ids), targets)`, images and targets flo
   that user's retouched photos and pushed away from other users' retouched photos and from the inputs.
 - Stage "enhance": the embedding and the vectors are frozen; the enhancer, fed the user's (L2-normalised)
   vector, is trained with L1 + 0.4 * L1(embed(output), embed(target)) + 0.01 * weighted TV.
+  After `use_photo_vectors` it is fed instead the vector a new user gets: the normalised mean embedding
+  of 1 to `max_photos` of that user's retouched photos, drawn at random every step (our deviation).
 
 A new user's vector comes from a few photos they like: `preference_from_photos`.
 """
@@ -17,7 +19,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from common import data, losses, metrics
+from common import data, distribute, losses, metrics
 from common.gan import GANModel, adam
 from pienet_tf import networks
 
@@ -95,6 +97,7 @@ class PieNet(GANModel):
             initializer=keras.initializers.RandomNormal(stddev=dim ** -0.5))
         if stage == "enhance":
             self.embedding.trainable = False  # also keeps its BatchNorm in inference mode
+        self._photos = None  # (unit embeddings [M, D], their users [M], max_photos): use_photo_vectors
         self.built = True
 
     # -- optimizers --------------------------------------------------------------------------------
@@ -127,6 +130,49 @@ class PieNet(GANModel):
 
     def _user_vectors(self, user_ids):
         return tf.gather(_unit(self.preference_vectors), user_ids)
+
+    def use_photo_vectors(self, embeddings, photo_users, max_photos):
+        """Train the enhancer on the vectors new users get, not on the learned ones (call before fit).
+
+        `embeddings` [M, D] are the style embeddings of the training users' retouched photos, each
+        photo fitted as the `preference` endpoint fits it, and `photo_users` [M] their users' indices.
+        Every train step then feeds each sample the normalised mean embedding of n photos of its
+        user, n uniform in 1..max_photos (at most the user's count), the photos drawn at random: the
+        enhancer learns the space that new users' vectors come from, and how few photos vary it. Each
+        user's stored vector becomes the normalised mean of all of its photos (what evaluation,
+        samples and the export's styles use); a user without photos keeps its learned vector.
+        """
+        if self.stage != "enhance":
+            raise ValueError("photo vectors are for the enhance stage")
+        if max_photos < 1:
+            raise ValueError(f"max_photos must be 1 or more, got {max_photos}")
+        embeddings = _unit(embeddings)
+        photo_users = tf.cast(tf.reshape(photo_users, [-1]), tf.int32)
+        if embeddings.shape[0] != photo_users.shape[0] or embeddings.shape[0] == 0:
+            raise ValueError(f"{embeddings.shape[0]} embeddings for {photo_users.shape[0]} photo users")
+        sums = tf.math.unsorted_segment_sum(embeddings, photo_users, len(self.users))
+        counts = tf.math.bincount(photo_users, minlength=len(self.users))
+        self.preference_vectors.assign(tf.where(counts[:, None] > 0, _unit(sums),
+                                                self.preference_vectors))
+        self._photos = (embeddings, photo_users, int(max_photos))
+
+    def _photo_vectors(self, user_ids):
+        """Each sample's vector from a random subset of its user's photos (see use_photo_vectors)."""
+        embeddings, photo_users, max_photos = self._photos
+        photos = embeddings.shape[0]
+        batch = tf.shape(user_ids)[0]
+        own = tf.equal(user_ids[:, None], photo_users[None, :])  # [B, M]
+        limit = tf.minimum(tf.reduce_sum(tf.cast(own, tf.int32), axis=1), max_photos)
+        # One uniform number per photo orders the user's photos; one more picks n.
+        draws = distribute.replica_share(
+            lambda shape: keras.random.uniform(shape, seed=self.noise_seed), [batch, photos + 1])
+        order = tf.where(own, draws[:, :photos], -1.0)
+        n = 1 + tf.cast(tf.floor(draws[:, photos] * tf.cast(limit, tf.float32)), tf.int32)
+        highest = tf.math.top_k(order, min(max_photos, photos)).values
+        threshold = tf.gather(highest, n - 1, batch_dims=1)
+        picked = tf.cast(own & (order >= threshold[:, None]), tf.float32)
+        vectors = _unit(tf.matmul(picked, embeddings))
+        return tf.where(limit[:, None] > 0, vectors, self._user_vectors(user_ids))
 
     # -- training ----------------------------------------------------------------------------------
 
@@ -164,7 +210,8 @@ class PieNet(GANModel):
 
     def _enhance_step(self, images, user_ids, targets):
         o = self.options
-        preference = self._user_vectors(user_ids)
+        preference = (self._photo_vectors(user_ids) if self._photos
+                      else self._user_vectors(user_ids))
         target_style = self.embedding(targets, training=False)
         with tf.GradientTape() as tape:
             outputs = self.enhancer([images, preference], training=True)
@@ -215,6 +262,18 @@ def embed_photos(embedding, images, batch_size=16):
                          "(uint8 photos: divide by 255)")
     return np.concatenate([embedding(images[i:i + batch_size], training=False).numpy()
                            for i in range(0, len(images), batch_size)])
+
+
+def retouched_embeddings(embedding, batches):
+    """(embeddings float32 [M, D], user_ids int32 [M]) of the retouched photos (the targets) of
+    PieNet batches ((images, user_ids), targets): what `PieNet.use_photo_vectors` takes."""
+    embeddings, users = [], []
+    for (_, user_ids), targets in batches:
+        embeddings.append(tf.cast(embedding(targets, training=False), tf.float32))
+        users.append(tf.cast(user_ids, tf.int32))
+    if not embeddings:
+        raise ValueError("no retouched photos to embed")
+    return tf.concat(embeddings, axis=0), tf.concat(users, axis=0)
 
 
 def preference_from_photos(embedding, images, method="mean", *, negatives=None, steps=200,

@@ -2,16 +2,20 @@
 
 PieNet learns from many users who retouched the same photos (FiveK's experts A-E, plus preset- and
 algorithm-made styles in the paper). The demo has no retoucher, so each user here is a fixed preset, a
-plausible photo edit of its own. Fourteen train (warm, cool, bright, faded, punchy, noir, dark, muted,
-contrast, golden, matte_cool, green_tint, magenta_tint, cross_process) and three are held out (moody,
-vintage, teal_orange: the model never sees them in training and must follow them from a handful of
-preferred photos, as the paper's new users). A new user can only be followed if the training users span
-tastes like theirs (the paper trains on 20 users); with six training users the held-out ones were not.
+plausible photo edit of its own. Fourteen named presets train (warm, cool, bright, faded, punchy, noir,
+dark, muted, contrast, golden, matte_cool, green_tint, magenta_tint, cross_process), and so do forty
+generated looks (look_00 ... look_39: saturation, exposure, contrast, white balance, levels and split
+toning, each setting drawn at a random strength from a fixed seed). Three named presets are held out
+(moody, vintage, teal_orange): the model never sees them in training and must follow them from a
+handful of preferred photos, as the paper's new users. A new user can only be followed if the training
+users span tastes like theirs: with six training users the held-out ones were not, and with the
+fourteen named ones a mild edit such as teal_orange had no neighbour milder than doing nothing.
 
 Every preset maps uint8 photos [..., H, W, 3] to uint8 photos of the same shape, pixel by pixel
 (no randomness), so that it also works on a batch and inside tf.data.
 """
 
+import numpy as np
 import tensorflow as tf
 
 # ITU-R BT.601 luma weights, as tf.image.rgb_to_grayscale.
@@ -131,8 +135,40 @@ def cross_process(x):
     return _s_curve(x, 0.3) + tone
 
 
+def _look(x, gamma, gains, saturation, black, white, curve, tone):
+    """The generated users' edit: saturation, exposure (gamma), contrast curve, white balance, levels
+    and split toning, in that order."""
+    x = tf.clip_by_value(_saturate(x, saturation), 0.0, 1.0) ** gamma
+    x = _gains(_s_curve(x, curve), *gains)
+    return _levels(x, black, white) + (2.0 * _luma(x) - 1.0) * tf.constant(tone)
+
+
+def _generated(index):
+    """Generated user `index`: a `_look` whose settings are drawn from a fixed seed, each moved away
+    from "no edit" by a random strength, so that mild edits are as common as strong ones."""
+    rng = np.random.default_rng([_GENERATED_SEED, index])
+    strength = rng.uniform(0.2, 1.0)
+    settings = dict(
+        gamma=float(np.exp(strength * rng.uniform(-0.6, 0.6))),
+        gains=tuple(float(g) for g in np.exp(strength * rng.normal(0.0, 0.1, 3))),
+        saturation=float(np.exp(strength * rng.uniform(-1.0, 0.4))),
+        black=float(strength * rng.uniform(0.0, 0.18)),
+        white=float(1.0 - strength * rng.uniform(0.0, 0.15)),
+        curve=float(strength * rng.uniform(-0.6, 1.0)),
+        tone=tuple(float(t) for t in strength * rng.normal(0.0, 0.06, 3)))
+
+    def look(x):
+        return _look(x, **settings)
+
+    look.__name__ = f"look_{index:02d}"
+    return look
+
+
+_GENERATED_SEED = 16
+GENERATED = 40
 _PRESETS = (warm, cool, bright, faded, punchy, noir, dark, muted, contrast, golden, matte_cool,
-            green_tint, magenta_tint, cross_process, moody, vintage, teal_orange)
+            green_tint, magenta_tint, cross_process, moody, vintage, teal_orange,
+            *(_generated(i) for i in range(GENERATED)))
 NAMES = tuple(fn.__name__ for fn in _PRESETS)
 HELD_OUT = ("moody", "vintage", "teal_orange")
 TRAIN = tuple(name for name in NAMES if name not in HELD_OUT)

@@ -5,7 +5,8 @@ Two stages (--stage, default all: both in turn):
            in <model_dir>/embed/, for --embed_epochs;
   enhance  the enhancer, fed each user's learned vector, with the embedding frozen, in
            <model_dir>/enhance/, for --epochs; it starts from the embed stage's weights (that folder,
-           or --init_from) and exports <model_dir>/saved_model.
+           or --init_from) and exports <model_dir>/saved_model. With --enhance_with=photos it is fed
+           instead vectors made as a new user's are, from 1 to --max_preferred of the user's photos.
 Each stage resumes from its own checkpoint. --data is a FiveK-style folder (input/ plus one folder per
 user) or demo:styles; configs/fivek_multi.cfg is the paper's multi-user run on the five experts.
 """
@@ -16,7 +17,7 @@ from common import cli, training
 from common.callbacks import first_batch
 from common.flags import FLAGS
 from pienet_tf import data, networks, serving
-from pienet_tf.model import STAGES, PieNet
+from pienet_tf.model import STAGES, PieNet, retouched_embeddings
 
 flags.DEFINE_enum("stage", "all", STAGES + ("all",), "Which training stage to run (all: both in turn).")
 flags.DEFINE_list("users", None, "The training users (folder names, or demo styles); default: every "
@@ -31,6 +32,12 @@ flags.DEFINE_integer("enhancer_width", 64, "Width of the enhancer's first stage 
                      lower_bound=1)
 flags.DEFINE_string("resnet18_weights", None, "A local .npz of ImageNet ResNet18 weights for the "
                     "embedding (see pienet_tf/networks.py for how to make it); default: random init.")
+flags.DEFINE_enum("enhance_with", "learned", ["learned", "photos"], "What the enhancer is fed in "
+                  "training: each user's learned vector (the paper), or the normalised mean embedding of "
+                  "1 to --max_preferred random retouched photos of that user, as a new user's vector is "
+                  "made (ours: new users are followed far more reliably, see BUILD_NOTES.md).")
+flags.DEFINE_integer("max_preferred", 20, "With --enhance_with=photos, the most photos a training "
+                     "vector is made from (the paper's new users pick 10 to 20).", lower_bound=1)
 # The paper's settings where they differ from the other models'.
 FLAGS.set_default("batch_size", 8)
 FLAGS.set_default("epochs", 100)
@@ -82,6 +89,11 @@ def main(argv):
                 model.load_weights(training.previous_weights(previous), skip_mismatch=True)
             elif FLAGS.resnet18_weights:
                 networks.load_resnet18_weights(model.embedding, FLAGS.resnet18_weights)
+            if stage == "enhance" and FLAGS.enhance_with == "photos":
+                # The embedding is frozen from here on, so its photos' embeddings are made once.
+                photos = _batches("data", users, False, FLAGS.batch_size)
+                model.use_photo_vectors(*retouched_embeddings(model.embedding, photos),
+                                        FLAGS.max_preferred)
             # --decay_epochs counts in the enhance stage, the one --epochs sets.
             if stage == "embed":
                 epochs, rate = FLAGS.embed_epochs, FLAGS.learning_rate or PieNet.learning_rate

@@ -9,7 +9,8 @@ from common import images
 
 TINY = ["--data=demo:styles:train", "--image_size=32", "--batch_size=4", "--steps_per_epoch=2",
         "--embedding_width=4", "--enhancer_width=4", "--num_samples=2", "--seed=0",
-        "--learning_rate=1e-3", "--embed_epochs=1", "--epochs=1"]
+        "--learning_rate=1e-3", "--embed_epochs=1", "--epochs=1", "--enhance_with=photos",
+        "--max_preferred=3"]
 
 
 @pytest.fixture(scope="module")
@@ -36,12 +37,35 @@ def test_the_enhance_stage_starts_from_the_embed_stage_and_keeps_it_frozen(train
     assert grid.shape == (2 * 32 + 2, 3 * 32 + 2 * 2, 3)  # 2 photos x (input | output | target)
 
 
-def test_evaluate_reports_every_held_out_user_against_n(trained):
-    result = run("pienet_tf.evaluate", f"--model={trained / 'saved_model'}", "--data=demo:styles:test",
-                 "--num_preferred=1,3", "--trials=1")
-    rows = [line.split() for line in result.stdout.splitlines()[1:]]
-    for user in ("moody", "vintage", "teal_orange"):
-        assert [r[1] for r in rows if r[0] == user] == ["input", "N=1", "N=3"]
-    # The untrained enhancer starts as the identity, so after two steps it is still near the input.
-    scores = {(r[0], r[1]): float(r[2]) for r in rows if r[0] == "moody"}
-    assert abs(scores[("moody", "N=1")] - scores[("moody", "input")]) < 3.0
+def _tables(lines):
+    """{title: {label: [values per column]}} of evaluate's tables, each headed by its title line."""
+    tables, current = {}, None
+    for line in lines:
+        if line.startswith(("PSNR (dB)", "SSIM")):
+            current = tables.setdefault(line.split("  ")[0], {"columns": line.split()[-4:]})
+        elif current is not None and line.split() and line.split()[0] in ("input", "stored", "N=1", "N=3"):
+            current[line.split()[0]] = [float(v) for v in line.split()[1:]]
+    return tables
+
+
+def test_evaluate_tables_against_n_means_over_models_and_pictures(trained, tmp_path):
+    model = trained / "saved_model"
+    result = run("pienet_tf.evaluate", f"--model={model},{model}", "--data=demo:styles:test",
+                 "--num_preferred=1,3", "--trials=1", f"--pictures={tmp_path}", "--picture_size=32")
+    lines = result.stdout.splitlines()
+    first = _tables(lines[:lines.index("mean of 2 models")])
+    mean = _tables(lines[lines.index("mean of 2 models"):lines.index("each model's mean over the users")])
+    per_model = _tables(lines[lines.index("each model's mean over the users"):])["PSNR (dB)"]
+    psnr = first["PSNR (dB)"]
+    assert psnr["columns"] == ["moody", "vintage", "teal_orange", "mean"]
+    assert list(psnr)[1:] == ["input", "N=1", "N=3"]  # held-out users: no stored row
+    for label in ("input", "N=1", "N=3"):
+        assert psnr[label][3] == pytest.approx(np.mean(psnr[label][:3]), abs=0.01)
+        # The same model twice (same draws): the mean over models is each model's table.
+        assert mean["PSNR (dB)"][label] == psnr[label]
+        assert mean["SSIM"][label] == first["SSIM"][label]
+        assert per_model[label] == [psnr[label][3]] * 3  # model 1, model 2, their mean
+    # A short run moves the outputs little from the input (the untrained enhancer is the identity).
+    assert abs(psnr["N=1"][0] - psnr["input"][0]) < 3.0
+    for user in ("moody", "vintage", "teal_orange"):  # 2 test photos x (input | N=1 | N=3 | retouch)
+        assert images.read_image(tmp_path / f"{user}.jpg").shape == (2 * 32 + 2, 4 * 32 + 3 * 2, 3)

@@ -3,7 +3,8 @@
 The "users" are synthetic colour casts: per-channel gains, the 8 corners of {0.7, 1.3}^3, applied to
 grey block photos. Two casts between corners, warm (1.3, 1, 0.7) and cool (0.7, 1, 1.3), are held
 out of training. One tiny model (ResNet18 at width 8, 32 x 32 photos) is trained in the embed stage
-once for the module; its weights then start the enhance stage.
+once for the module; its weights then start the enhance stage twice: overfitting one batch, and fed
+the vectors new users get (made from photos) on the whole training set, to show that they steer.
 """
 
 import itertools
@@ -15,7 +16,7 @@ import tensorflow as tf
 
 from common import losses, metrics
 from pienet_tf import PieNet
-from pienet_tf.model import embed_photos, preference_from_photos
+from pienet_tf.model import embed_photos, preference_from_photos, retouched_embeddings
 
 SIZE = 32
 TINY = dict(image_size=SIZE, embedding_width=8, enhancer_width=8)
@@ -163,16 +164,22 @@ def test_preference_from_photos_inputs():
 # -- enhance stage ----------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def enhanced(embedded, tmp_path_factory):
-    """An enhance-stage model started from the embed stage's weights, overfitting one batch."""
+def enhance_stage(embedded, tmp_path_factory, learning_rate):
+    """An enhance-stage model, compiled, that starts from the embed stage's weights."""
     path = tmp_path_factory.mktemp("pienet") / "embed.weights.h5"
     embedded[0].save_weights(path)
     keras.utils.set_random_seed(0)
     model = PieNet(users=USERS, stage="enhance", **TINY)
-    model.compile(learning_rate=1e-3)
+    model.compile(learning_rate=learning_rate)
     with pytest.warns(UserWarning, match="optimizer"):  # the embed stage's Adam state does not fit
         model.load_weights(path)
+    return model
+
+
+@pytest.fixture(scope="module")
+def enhanced(embedded, tmp_path_factory):
+    """An enhance-stage model started from the embed stage's weights, overfitting one batch."""
+    model = enhance_stage(embedded, tmp_path_factory, learning_rate=1e-3)
     (x, ids), targets = training_set(n=8, seed=3)
     batch = ((x, ids), targets)
     frozen = [v.numpy() for v in model.embedding.weights] + [model.preference_vectors.numpy()]
@@ -240,6 +247,67 @@ def test_sample_rows_are_input_output_target(enhanced):
     np.testing.assert_array_equal(rows[1][2], np.round(targets[1] * 255).astype(np.uint8))
     output = model((x[:2], model.style_vectors()[1][ids[:2]])).numpy()
     np.testing.assert_array_equal(rows[0][1], np.round(np.clip(output[0], 0, 1) * 255).astype(np.uint8))
+
+
+# -- new users' vectors in training (use_photo_vectors) ----------------------------------------------
+
+
+def test_photo_vectors_are_means_of_random_photos_of_the_users_own():
+    model = PieNet(users=["a", "b", "c"], stage="enhance", **TINY)
+    learned_c = unit(model.preference_vectors.numpy()[2])
+    embeddings = unit(np.random.default_rng(0).normal(size=(7, 64))).astype("float32")
+    owners = np.array([0, 1, 0, 0, 1, 0, 1], "int32")  # c has no photos
+    model.use_photo_vectors(embeddings, owners, max_photos=3)
+    _, stored = model.style_vectors()
+    for user in (0, 1):  # a stored vector becomes the mean of all the user's photos
+        np.testing.assert_allclose(stored[user], unit(embeddings[owners == user].sum(0)), atol=1e-6)
+    np.testing.assert_allclose(stored[2], learned_c, atol=1e-6)
+    user_ids = np.tile(np.array([0, 1, 2], "int32"), 100)
+    drawn = model._photo_vectors(tf.constant(user_ids)).numpy()
+    sizes = {0: [], 1: []}
+    for user, vector in zip(user_ids, drawn):
+        if user == 2:
+            np.testing.assert_allclose(vector, learned_c, atol=1e-6)
+            continue
+        own = np.flatnonzero(owners == user)
+        means = {subset: unit(embeddings[list(subset)].sum(0))
+                 for n in (1, 2, 3) for subset in itertools.combinations(own, n)}
+        subset = min(means, key=lambda k: np.abs(means[k] - vector).max())
+        np.testing.assert_allclose(vector, means[subset], atol=1e-5)
+        sizes[user].append(len(subset))
+    # n is uniform in 1..3 and every photo is drawn: none is left out or always taken.
+    assert all(set(n) == {1, 2, 3} for n in sizes.values())
+    assert abs(np.mean(sizes[0]) - 2.0) < 0.3
+    with pytest.raises(ValueError, match="enhance stage"):
+        PieNet(users=["a"], stage="embed", **TINY).use_photo_vectors(embeddings, owners * 0, 3)
+
+
+@pytest.fixture(scope="module")
+def steered(embedded, tmp_path_factory):
+    """The enhance stage fed new users' vectors (use_photo_vectors, 1 to 5 photos) for 150 steps."""
+    model = enhance_stage(embedded, tmp_path_factory, learning_rate=3e-3)
+    (x, ids), targets = training_set()
+    data = tf.data.Dataset.from_tensor_slices(((x, ids), targets))
+    model.use_photo_vectors(*retouched_embeddings(model.embedding, data.batch(50)), max_photos=5)
+    model.fit(data.repeat().batch(16), steps_per_epoch=150, epochs=1, verbose=0)
+    return model
+
+
+def test_a_new_users_photos_steer_the_enhancer_towards_their_style(steered):
+    """Two held-out users, each known only by 5 photos they like: the outputs for their two vectors
+    differ, and each is nearer its own user's retouch than the input and the other user's retouch are.
+    An enhancer that ignored the preference would give both the same output."""
+    liked, new = photos(5, seed=5), photos(8, seed=9)
+    outputs = {}
+    for name, gains in HELD_OUT.items():
+        vector = preference_from_photos(steered.embedding, cast(liked, gains))
+        outputs[name] = steered((new, np.repeat(vector[None], len(new), axis=0))).numpy()
+    assert np.abs(outputs["warm"] - outputs["cool"]).mean() > 0.1
+    for name, other in (("warm", "cool"), ("cool", "warm")):
+        own, theirs = cast(new, HELD_OUT[name]), cast(new, HELD_OUT[other])
+        error = np.abs(outputs[name] - own).mean()
+        assert error < 0.75 * np.abs(new - own).mean(), name
+        assert error < 0.5 * np.abs(outputs[name] - theirs).mean(), name
 
 
 def test_mixed_bfloat16_enhance_step():
