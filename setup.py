@@ -1,6 +1,8 @@
 """Packaging: the only place dependencies are declared."""
 from setuptools import setup
 
+DEPLOY = ["ai-edge-litert>=2.0", "tf2onnx>=1.16", "onnxruntime>=1.17", "onnx"]
+
 setup(
     name="gan-zoo-tf",
     version="0.1.0",
@@ -25,7 +27,11 @@ setup(
         "tensorboard",
         "mtcnn>=1.0",  # GPEN's face detector for whole photos: TensorFlow, its weights in the wheel
     ],
-    # scikit-image and scipy are independent references for the metric tests; pytest-xdist runs the
-    # suite on both cores of a small machine (`-n 2`).
-    extras_require={"test": ["pytest", "pytest-xdist", "scikit-image", "scipy"]},
+    # deploy: the LiteRT and ONNX formats (common/formats.py): their converters and runtimes.
+    # test: scikit-image and scipy are independent references for the metric tests; pytest-xdist runs
+    # the suite on both cores of a small machine (`-n 2`); the deploy extra, whose formats are tested;
+    # nbclient and ipykernel run the notebooks (notebooks/test_notebooks.py).
+    extras_require={"deploy": DEPLOY,
+                    "test": ["pytest", "pytest-xdist", "scikit-image", "scipy", "nbclient", "nbformat",
+                             "ipykernel", *DEPLOY]},
 )

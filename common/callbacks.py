@@ -98,21 +98,28 @@ def random_state(model):
 
 class SampleGrid(keras.callbacks.Callback):
     """After every `every` epochs, write the model's sample grid of `batch` as PNG and to TensorBoard
-    (on the chief only: drawing it needs no other worker)."""
+    (on the chief only: drawing it needs no other worker); with `show`, also show it in the notebook
+    that runs the training."""
 
-    def __init__(self, batch, directory, log_dir=None, every=1):
+    def __init__(self, batch, directory, log_dir=None, every=1, show=False):
         super().__init__()
         self.batch = batch
         self.directory = directory
         self.every = every
         self.log_dir = log_dir
+        self.show = show
         self.writer = None  # made on first use, so that no other worker opens an event file
 
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every or not distribute.is_chief(self.model.distribute_strategy):
             return
         grid = images.tile_grid(self.model.sample_rows(self.batch))
-        images.write_image(os.path.join(self.directory, f"epoch_{epoch + 1:04d}.png"), grid)
+        path = os.path.join(self.directory, f"epoch_{epoch + 1:04d}.png")
+        images.write_image(path, grid)
+        if self.show:
+            from IPython import display  # there whenever a notebook runs
+            print(f"epoch {epoch + 1}: {path}")
+            display.display(display.Image(filename=path))
         if self.log_dir:
             self.writer = self.writer or tf.summary.create_file_writer(self.log_dir)
             with self.writer.as_default():
@@ -120,14 +127,15 @@ class SampleGrid(keras.callbacks.Callback):
             self.writer.flush()
 
 
-def standard(model_dir, sample_batch=None, sample_every=1):
-    """The callbacks of a training run in model_dir: checkpoints/, samples/ and logs/ (TensorBoard)."""
+def standard(model_dir, sample_batch=None, sample_every=1, show=False):
+    """The callbacks of a training run in model_dir: checkpoints/, samples/ and logs/ (TensorBoard);
+    `show` puts each sample grid in the notebook too."""
     log_dir = os.path.join(model_dir, "logs")
     callbacks = [Checkpoint(os.path.join(model_dir, "checkpoints")),
                  distribute.TensorBoard(log_dir, write_graph=False)]
     if sample_batch is not None:
         callbacks.append(SampleGrid(sample_batch, os.path.join(model_dir, "samples"), log_dir,
-                                    sample_every))
+                                    sample_every, show))
     return callbacks
 
 

@@ -11,6 +11,7 @@ model's export by it (`load`). An export is written beside its target and rename
 run killed while exporting leaves the previous export or the new one, never a mix.
 """
 
+import contextlib
 import glob
 import importlib.metadata
 import json
@@ -112,12 +113,46 @@ def translate_uint8(network, images, *, value_range, multiple=1):
     return data.to_rgb(data.from_range(y, value_range))
 
 
-def export_function(network, path, fn, input_signature, *, metadata):
+@contextlib.contextmanager
+def _computing_in_float32(networks):
+    """Every layer of `networks` computing in float32 meanwhile (their variables are float32 under
+    mixed precision already). Layer._flatten_layers is Keras 3's walk over nested layers."""
+    layers = [layer for network in networks for layer in network._flatten_layers(include_self=True)]
+    policies = [layer.dtype_policy for layer in layers]
+    for layer in layers:
+        layer.dtype_policy = "float32"
+    try:
+        yield
+    finally:
+        for layer, policy in zip(layers, policies):
+            layer.dtype_policy = policy
+
+
+def add_portable(archive, name, fn, input_signature, networks):
+    """Add `fn` as the endpoint portable_<name>: the twin of endpoint `name` that common.formats
+    converts to LiteRT and ONNX, traced with `networks` computing in float32, as neither converter
+    takes bfloat16 graphs. The variables are the same; only the graph differs."""
+    traced = tf.function(fn, input_signature=input_signature, autograph=False)
+    with _computing_in_float32(networks):
+        traced.get_concrete_function()
+    archive.add_endpoint("portable_" + name, traced)
+
+
+def mixed_precision(network):
+    return network.dtype_policy.compute_dtype != "float32"
+
+
+def export_function(network, path, fn, input_signature, *, metadata, portable=None):
     """Write a SavedModel of `network` whose serving_default is `fn` ({"images": ...} out) and whose
-    metadata endpoint returns `metadata` (from `describe`, with what the export adds)."""
+    metadata endpoint returns `metadata` (from `describe`, with what the export adds). `portable`, for
+    a serving_default that LiteRT or ONNX cannot express, is the same function in operations they
+    can, with the same signature; it is added (as `fn` if not given) whenever the network computes in
+    another precision than float32 (see common/formats.py)."""
     archive = keras.export.ExportArchive()
     archive.track(network)
     archive.add_endpoint("serving_default", fn, input_signature=input_signature)
+    if portable is not None or mixed_precision(network):
+        add_portable(archive, "serving_default", portable or fn, input_signature, [network])
     return write_archive(archive, path, metadata)
 
 
@@ -131,7 +166,8 @@ def export_translator(network, path, *, value_range, multiple=1, metadata):
 
 
 def load(path, model):
-    """(the SavedModel in `path`, its metadata), checked to be an export of `model` (a class name).
+    """(the SavedModel in `path`, its metadata), checked to be an export of `model` (a class name;
+    None accepts any model of this package).
 
     A FileNotFoundError or ValueError says in one line what is wrong: no SavedModel there, one without
     this package's metadata, or another model's export.
@@ -143,14 +179,12 @@ def load(path, model):
         raise ValueError(f"the SavedModel in {path} has no {PACKAGE} metadata: export it again with "
                          "this package's train or convert tools")
     metadata = json.loads(loaded.signatures["metadata"]()["json"].numpy())
-    if metadata.get("model") != model:
-        raise ValueError(f"the SavedModel in {path} is a {metadata.get('model')} model, not a "
-                         f"{model} one: this tool runs {model} exports")
+    check_model(metadata, path, model)
     return loaded, metadata
 
 
-def load_serving(path, model):
-    """The serving_default of an image SavedModel of `model` (a class name) as a function of one
-    uint8 [H, W, 3] image."""
-    serve = load(path, model)[0].signatures["serving_default"]
-    return lambda image: serve(images=tf.constant(image[None]))["images"][0].numpy()
+def check_model(metadata, path, model):
+    """A ValueError unless the export in `path` with `metadata` is one of `model` (None: any)."""
+    if model is not None and metadata.get("model") != model:
+        raise ValueError(f"the export in {path} is a {metadata.get('model')} model, not a "
+                         f"{model} one: this tool runs {model} exports")

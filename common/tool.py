@@ -8,9 +8,9 @@ Inputs are never overwritten.
 
 from absl import flags
 
-from common import cli, export, images
+from common import cli, formats, images
 
-flags.DEFINE_string("model", None, "An exported SavedModel folder (<model_dir>/saved_model).")
+flags.DEFINE_string("model", None, "An export: a SavedModel folder (<model_dir>/saved_model), model.tflite or model.onnx.")
 flags.DEFINE_string("input", None, "An image file or a folder of images.")
 flags.DEFINE_string("output", None, "Folder for the results (PNG); it must not hold the inputs.")
 FLAGS = flags.FLAGS
@@ -22,6 +22,6 @@ def main_for(model):
     def main(argv):
         cli.check_arguments(argv, FLAGS, "model", "input", "output")
         cli.exit_after(lambda: images.process_files(FLAGS.input, FLAGS.output,
-                                                    export.load_serving(FLAGS.model, model)))
+                                                    formats.load(FLAGS.model, model).serving()))
     return main
 

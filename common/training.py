@@ -8,7 +8,7 @@ import os
 
 from absl import app, logging
 
-from common import callbacks, data, distribute, export, runtime, schedules
+from common import callbacks, data, distribute, export, export_flag, runtime, schedules
 from common.flags import FLAGS
 
 
@@ -18,6 +18,7 @@ def setup():
         raise app.UsageError("--model_dir is required: where checkpoints, samples and the model go")
     if not FLAGS.data:
         raise app.UsageError("--data is required (see --helpfull for the source forms)")
+    export_flag.chosen()  # an unknown format stops the run before it trains
     if FLAGS.decay_epochs >= FLAGS.epochs:
         raise app.UsageError(f"--decay_epochs={FLAGS.decay_epochs} must be smaller than "
                              f"--epochs={FLAGS.epochs}")
@@ -116,6 +117,8 @@ def fit_and_export(model, train_ds, steps, *, val_ds=None, val_steps=None, sampl
             export_fn(model, target, metadata)
         if distribute.is_chief(model.distribute_strategy):
             logging.info("exported the SavedModel to %s", path)
+            for written in export_flag.write_others(path):
+                logging.info("converted it to %s", written)
     return True
 
 

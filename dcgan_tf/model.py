@@ -84,4 +84,5 @@ def export_sampler(generator, path, *, metadata):
     return export.export_function(
         generator, path,
         lambda latents: {"images": data.from_range(generator(latents, training=False), VALUE_RANGE)},
-        [signature], metadata=dict(metadata, value_range=list(VALUE_RANGE)))
+        [signature], metadata=dict(metadata, value_range=list(VALUE_RANGE),
+                                   latent_dim=int(generator.input_shape[-1])))

@@ -15,13 +15,13 @@ import os
 import sys
 
 import numpy as np
-import tensorflow as tf
 from absl import app, flags
 
-from common import cli, export, images
+from common import cli, formats, images
 from dcgan_tf.model import latents
 
-flags.DEFINE_string("model", None, "An exported SavedModel folder (<model_dir>/saved_model).")
+flags.DEFINE_string("model", None, "An export: a SavedModel folder (<model_dir>/saved_model), "
+                    "model.tflite or model.onnx.")
 flags.DEFINE_integer("num", 64, "Images to generate (with --interpolate: steps of the walk).",
                      lower_bound=1)
 flags.DEFINE_integer("seed", 0, "Seed of the latent vectors.")
@@ -46,10 +46,13 @@ def walk(start, end, steps, slerp=False):
 
 
 def load_generator(path):
-    """The exported serving function (latents -> uint8 images) and the latent length it takes."""
-    serve = export.load(path, "DCGAN")[0].signatures["serving_default"]
-    latent_dim = serve.structured_input_signature[1]["latents"].shape[-1]
-    return (lambda z: serve(latents=tf.constant(z))["images"].numpy()), latent_dim
+    """The exported serving function (latents -> uint8 images), in any format, and the latent length
+    it takes."""
+    served = formats.load(path, "DCGAN")
+    if "latent_dim" not in served.metadata:
+        raise ValueError(f"{path} does not say its latent length: export it again with this version")
+    serve = served.signatures["serving_default"]
+    return (lambda z: serve(latents=z)["images"]), int(served.metadata["latent_dim"])
 
 
 def main(argv):

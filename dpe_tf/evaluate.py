@@ -27,7 +27,7 @@ import numpy as np
 import tensorflow as tf
 from absl import flags
 
-from common import cli, export, images, metrics
+from common import cli, formats, images, metrics
 
 flags.DEFINE_string("model", None, "An exported SavedModel folder (<model_dir>/saved_model). Optional: "
                     "without it the inputs themselves are scored (the do-nothing baseline).")
@@ -142,7 +142,7 @@ def main(argv):
     cli.check_arguments(argv, FLAGS, "input", "target")
     try:
         pairs, failures, unused = match_files(FLAGS.input, FLAGS.target)
-        enhance = export.load_serving(FLAGS.model, "DPE") if FLAGS.model else None
+        enhance = formats.load(FLAGS.model, "DPE").serving() if FLAGS.model else None
     except (FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)

@@ -58,7 +58,8 @@ def official_initializer():
 @keras.saving.register_keras_serializable(package="dpe_tf")
 class SymmetricPadding2D(keras.layers.Layer):
     """Pads H and W by `padding` on each side like `tf.pad(mode='SYMMETRIC')` / `np.pad(mode='symmetric')`
-    (the edge pixel is repeated). Built from slices, flips and concatenations so every backend runs it.
+    (the edge pixel is repeated). Built from one-pixel slices and concatenations, so that every backend
+    runs it and tf2onnx converts it at unknown sizes (it cannot convert a flip there).
     As in TF, the padding may not exceed the size of the padded dimension. (Belongs with
     `common/layers.py` if another model needs it.)"""
 
@@ -77,8 +78,11 @@ class SymmetricPadding2D(keras.layers.Layer):
         p = self.padding
         if p == 0:
             return x
-        x = ops.concatenate([ops.flip(x[:, :p], 1), x, ops.flip(x[:, -p:], 1)], axis=1)
-        return ops.concatenate([ops.flip(x[:, :, :p], 2), x, ops.flip(x[:, :, -p:], 2)], axis=2)
+        # Rows p-1 .. 0, the map, rows -1 .. -p; then the same for columns.
+        x = ops.concatenate([x[:, i:i + 1] for i in reversed(range(p))] + [x]
+                            + [x[:, -1 - i:-i or None] for i in range(p)], axis=1)
+        return ops.concatenate([x[:, :, i:i + 1] for i in reversed(range(p))] + [x]
+                               + [x[:, :, -1 - i:-i or None] for i in range(p)], axis=2)
 
     def compute_output_shape(self, input_shape):
         b, h, w, c = input_shape

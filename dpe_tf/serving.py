@@ -27,7 +27,7 @@ once into the SavedModel for any H and W; the SavedModel needs nothing of this p
 import numpy as np
 import tensorflow as tf
 
-from common import data, export, tiles
+from common import data, export, resize, tiles
 from dpe_tf import networks
 from dpe_tf.model import VALUE_RANGE
 
@@ -62,22 +62,38 @@ def _image_size(generator, image_size):
     return int(image_size)
 
 
-def downsized_copy(images, image_size):
+def downsized_copy(images, image_size, *, portable=False):
     """The official demo's global-feature input: long side resized to S, symmetric-padded to S x S.
 
     [N, H, W, 3] in [0, 1] or uint8 (resized as such: no float copy of a large photo), max(H, W) >= S ->
     [N, S, S, 3] in [0, 1]. The demo resizes a uint8 photo with PIL's
     ANTIALIAS (Lanczos-3 widened by the scale factor) to round(H * S / max(H, W)) x round(W * S / max(H, W))
     (Python's round: half to even, as tf.round); the result is rounded to uint8 levels as the demo's is.
+    `portable` resizes by matrix products (`common.resize`), which LiteRT and ONNX can express.
     """
     h, w = tf.shape(images)[1], tf.shape(images)[2]
-    scale = tf.cast(image_size, tf.float64) / tf.cast(tf.maximum(h, w), tf.float64)
-    size = [tf.maximum(1, tf.cast(tf.round(tf.cast(d, tf.float64) * scale), tf.int32)) for d in (h, w)]
-    small = tf.image.resize(images, tf.stack(size), method="lanczos3", antialias=True)  # float32
+    size = [tf.maximum(1, _round_ratio(d * image_size, tf.maximum(h, w))) for d in (h, w)]
+    small = resize.resize(images, size[0], size[1], "lanczos3", portable=portable)  # float32
     if images.dtype == tf.uint8:
         small /= 255.0
     small = tf.round(tf.clip_by_value(small, 0.0, 1.0) * 255.0) / 255.0
-    return tf.ensure_shape(export.pad_to_multiple(small, image_size), [None, image_size, image_size, None])
+    return _square(export.pad_to_multiple(small, image_size), image_size)
+
+
+def _round_ratio(numerator, denominator):
+    """round(numerator / denominator) of int32 tensors, half to even as Python's, in integers: exact,
+    and without the float64 that LiteRT lacks."""
+    quotient = numerator // denominator
+    twice_rest = 2 * (numerator - quotient * denominator)
+    up = tf.logical_or(twice_rest > denominator,
+                       tf.logical_and(twice_rest == denominator, quotient % 2 == 1))
+    return quotient + tf.cast(up, tf.int32)
+
+
+def _square(images, size):
+    """[N, size, size, C] images with that shape known to the graph (a reshape, which LiteRT has and
+    tf.ensure_shape is not)."""
+    return tf.reshape(images, [-1, size, size, images.shape[-1]])
 
 
 def local_pass(generator, images, features, *, tile=DEFAULT_TILE, margin=MARGIN, finish=None):
@@ -104,38 +120,48 @@ def local_pass(generator, images, features, *, tile=DEFAULT_TILE, margin=MARGIN,
     return tiles.tiled_map(run, padded, (h, w), tile=tile, margin=margin, dtype=dtype)
 
 
-def enhance(generator, images, *, image_size=None, tile=DEFAULT_TILE, margin=MARGIN, finish=None):
+def enhance(generator, images, *, image_size=None, tile=DEFAULT_TILE, margin=MARGIN, finish=None,
+            portable=False):
     """The DPE generator on images [N, H, W, 3] of any size (float in [0, 1], or uint8); same shape out.
 
     Small images (max(H, W) <= S) are symmetric-padded to S x S and run through `generator`; larger ones
     get the global feature of `downsized_copy` and the local path at full resolution (`local_pass`, tiled
-    with `tile`/`margin`). `finish` is applied to the float32 output (per tile on the large path); by
-    default the output is float32, unclipped (the official generator's output is not clipped).
+    with `tile`/`margin`). Both run as the global feature of one input and the local path on another
+    (for a small image the same padded one: `generator` itself), so that the branch on the size holds
+    no convolution, which tf2onnx cannot convert inside a branch. `finish` is applied to the float32
+    output (per tile on the large path); by default the output is float32, unclipped (the official
+    generator's output is not clipped). `portable` is for LiteRT and ONNX: the downsized copy by
+    matrix products (give `tile=None` too).
     """
     size = _image_size(generator, image_size)
     _check_tiling(tile, margin)
-    finish = finish or (lambda y: y)
     images = tf.convert_to_tensor(images)
     if images.dtype != tf.uint8:
         images = tf.cast(images, tf.float32)
     h, w = tf.shape(images)[1], tf.shape(images)[2]
 
     def small():
-        padded = tf.ensure_shape(export.pad_to_multiple(images, size), [None, size, size, None])
-        return finish(generator(data.as_unit(padded), training=False))[:, :h, :w]
+        padded = _square(export.pad_to_multiple(images, size), size)
+        return data.as_unit(padded), padded
 
     def large():
-        features = networks.global_feature(generator, downsized_copy(images, size))
-        return local_pass(generator, images, features, tile=tile, margin=margin, finish=finish)
+        return downsized_copy(images, size, portable=portable), images
 
-    return tf.cond(tf.maximum(h, w) <= size, small, large)
+    global_input, local_input = tf.cond(tf.maximum(h, w) <= size, small, large)
+    # The converters lose the rank of a branch's outputs; reshapes restate the shapes.
+    local_input = tf.reshape(local_input, tf.stack([-1, tf.shape(local_input)[1],
+                                                    tf.shape(local_input)[2], images.shape[-1]]))
+    features = networks.global_feature(generator, _square(global_input, size))
+    return local_pass(generator, local_input, features, tile=tile, margin=margin,
+                      finish=finish)[:, :h, :w]
 
 
 def _to_uint8(images):
     return data.from_range(images, (0, 1))
 
 
-def enhance_uint8(generator, images, *, image_size=None, tile=DEFAULT_TILE, margin=MARGIN):
+def enhance_uint8(generator, images, *, image_size=None, tile=DEFAULT_TILE, margin=MARGIN,
+                  portable=False):
     """uint8 [N, H, W, 3] of any H, W -> enhanced uint8 of the same shape: what the SavedModel serves.
 
     `enhance` with values scaled to [0, 1] (the official code's range) and the output clipped and
@@ -144,7 +170,8 @@ def enhance_uint8(generator, images, *, image_size=None, tile=DEFAULT_TILE, marg
     images = tf.convert_to_tensor(images)
     if images.dtype != tf.uint8:
         raise ValueError(f"enhance_uint8 takes uint8 images, got {images.dtype.name}")
-    return enhance(generator, images, image_size=image_size, tile=tile, margin=margin, finish=_to_uint8)
+    return enhance(generator, images, image_size=image_size, tile=tile, margin=margin, finish=_to_uint8,
+                   portable=portable)
 
 
 def export_enhancer(generator, path, *, image_size=None, tile=DEFAULT_TILE, margin=MARGIN,
@@ -154,6 +181,8 @@ def export_enhancer(generator, path, *, image_size=None, tile=DEFAULT_TILE, marg
     `generator` is the inference generator (`networks.generator`, BN set 0); `image_size` its training
     size S (default: read from its input shape). `tile` bounds the memory of large photos (see
     dpe_tf/NOTES.md); it does not change the result. `metadata` from `common.export.describe`.
+    Its `portable` signature, for LiteRT and ONNX, runs the photo whole (untiled): its memory grows
+    with the photo.
     """
     size = _image_size(generator, image_size)
     _check_tiling(tile, margin)
@@ -161,7 +190,9 @@ def export_enhancer(generator, path, *, image_size=None, tile=DEFAULT_TILE, marg
         generator, path,
         lambda images: {"images": enhance_uint8(generator, images, image_size=size, tile=tile,
                                                 margin=margin)},
-        [export.image_signature()], metadata=dict(metadata, value_range=list(VALUE_RANGE)))
+        [export.image_signature()], metadata=dict(metadata, value_range=list(VALUE_RANGE)),
+        portable=lambda images: {"images": enhance_uint8(generator, images, image_size=size, tile=None,
+                                                         portable=True)})
 
 
 def random_like(generator, seed=0):

@@ -17,9 +17,11 @@ fit is named with the keys that do not.
 Exit codes: 0 written; 1 a checkpoint that cannot be read or does not fit; 2 bad arguments.
 """
 
+import os
+
 from absl import flags
 
-from common import cli
+from common import cli, export_flag
 from gpen_tf import official
 
 flags.DEFINE_string("checkpoint", None, "The generator's .pth (e.g. GPEN-BFR-512.pth).")
@@ -34,12 +36,15 @@ FLAGS = flags.FLAGS
 
 def main(argv):
     cli.check_arguments(argv, FLAGS, "checkpoint", "output")
+    export_flag.chosen()  # an unknown format or a missing extra stops it before converting
     model = cli.converted(official.convert, FLAGS.checkpoint, FLAGS.discriminator, key=FLAGS.key)
     official.write(model, FLAGS.output, tuple(float(v) for v in FLAGS.value_range.split(",")))
     o = model.options
     print(f"converted {FLAGS.checkpoint} ({o['size']} px, channel multiplier {o['channel_multiplier']}, "
           f"narrow {o['narrow']}) into {FLAGS.output}")
 
+    for path in export_flag.write_others(os.path.join(FLAGS.output, "saved_model")):
+        print(f"wrote {path}")
 
 if __name__ == "__main__":
     cli.run(main)

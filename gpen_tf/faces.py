@@ -22,7 +22,7 @@ import functools
 import numpy as np
 import tensorflow as tf
 
-from common import export
+from common import formats
 
 # Five points (x, y) in a 96 x 112 crop: left eye, right eye, nose, left and right mouth corners
 # (official align_faces.py REFERENCE_FACIAL_POINTS).
@@ -142,15 +142,15 @@ def paste(photo, faces, matrices, size):
 
 
 class PhotoRestorer:
-    """Restores every face of whole photos with an exported GPEN (a SavedModel path, or a function
-    of uint8 faces [N, S, S, 3]; then give `size`)."""
+    """Restores every face of whole photos with an exported GPEN (the path of an export in any format,
+    or a function of uint8 faces [N, S, S, 3]; then give `size`)."""
 
     def __init__(self, model, size=None, min_face=MIN_FACE, detector=None):
         if isinstance(model, (str, bytes)) or hasattr(model, "__fspath__"):
-            loaded, metadata = export.load(str(model), "GPEN")
-            serve = loaded.signatures["serving_default"]
-            model = lambda faces: serve(images=tf.constant(faces))["images"].numpy()  # noqa: E731
-            size = size or metadata["config"]["size"]
+            served = formats.load(str(model), "GPEN")
+            serve = served.signatures["serving_default"]
+            model = lambda faces: serve(images=faces)["images"]  # noqa: E731
+            size = size or served.metadata["config"]["size"]
         if size is None:
             raise ValueError("size is required with a function as the model")
         self.restore_faces, self.size, self.min_face = model, int(size), min_face

@@ -27,7 +27,7 @@ import sys
 import numpy as np
 from absl import flags
 
-from common import cli, export, images, tool
+from common import cli, formats, images, tool
 from common.tool import FLAGS  # --model, --input and --output, shared with the other tools
 from gpen_tf import faces
 
@@ -67,7 +67,7 @@ def main(argv):
 
     def work():
         if FLAGS.aligned:
-            return images.process_files(FLAGS.input, FLAGS.output, export.load_serving(FLAGS.model, "GPEN"))
+            return images.process_files(FLAGS.input, FLAGS.output, formats.load(FLAGS.model, "GPEN").serving())
         return images.process_files(FLAGS.input, FLAGS.output, _photo_restorer(), with_paths=True)
 
     cli.exit_after(work)

@@ -11,13 +11,9 @@ the training faces are; the SavedModel does no face detection or alignment.
 
 import tensorflow as tf
 
-from common import data, export
+from common import data, export, resize
 
 VALUE_RANGE = (-1.0, 1.0)  # the official code's range, as gpen_tf.degradation.faces gives
-
-
-def _resize(images, height, width):
-    return tf.image.resize(images, tf.stack([height, width]), method="bicubic", antialias=True)
 
 
 def _size(generator, size):
@@ -29,26 +25,30 @@ def _size(generator, size):
     return int(size)
 
 
-def restore_uint8(generator, images, size=None, value_range=VALUE_RANGE):
+def restore_uint8(generator, images, size=None, value_range=VALUE_RANGE, *, portable=False):
     """uint8 faces [N, H, W, 3] of any H and W -> restored uint8 faces of the same shape.
 
     `size` is the generator's face size S (default: read from its input shape); `value_range` is the
-    generator's (the official [-1, 1]; [0, 1] for a model trained without normalisation).
+    generator's (the official [-1, 1]; [0, 1] for a model trained without normalisation); `portable`
+    resizes by matrix products (`common.resize`), which LiteRT and ONNX can express.
     """
     size = _size(generator, size)
     images = tf.convert_to_tensor(images)
     if images.dtype != tf.uint8:
         raise ValueError(f"restore_uint8 takes uint8 images, got {images.dtype.name}")
     h, w = tf.shape(images)[1], tf.shape(images)[2]
-    faces = tf.clip_by_value(_resize(tf.cast(images, tf.float32), size, size), 0.0, 255.0)
+    faces = tf.clip_by_value(resize.resize(images, size, size, "bicubic", portable=portable), 0.0, 255.0)
     restored = generator(data.to_range(faces, value_range), training=False)
-    return data.from_range(_resize(tf.cast(restored, tf.float32), h, w), value_range)
+    return data.from_range(resize.resize(tf.cast(restored, tf.float32), h, w, "bicubic",
+                                         portable=portable), value_range)
 
 
 def export_restorer(generator, path, size=None, *, metadata, value_range=VALUE_RANGE):
-    """Write a SavedModel whose serving_default maps uint8 faces [N, H, W, 3] to restored uint8 faces;
-    `metadata` from `common.export.describe`."""
+    """Write a SavedModel whose serving_default maps uint8 faces [N, H, W, 3] to restored uint8 faces
+    (and `portable`, the same for the other formats); `metadata` from `common.export.describe`."""
     size = _size(generator, size)
     return export.export_function(
         generator, path, lambda images: {"images": restore_uint8(generator, images, size, value_range)},
-        [export.image_signature()], metadata=dict(metadata, value_range=list(value_range)))
+        [export.image_signature()], metadata=dict(metadata, value_range=list(value_range)),
+        portable=lambda images: {"images": restore_uint8(generator, images, size, value_range,
+                                                         portable=True)})

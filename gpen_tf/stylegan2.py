@@ -51,8 +51,12 @@ def upfirdn2d(x, kernel, up=1, down=1, pad=(0, 0)):
     shape = ops.shape(x)
     height, width, channels = shape[1], shape[2], shape[3]
     if up > 1:
-        x = ops.reshape(x, (-1, height, 1, width, 1, channels))
-        x = ops.pad(x, [[0, 0], [0, 0], [0, up - 1], [0, 0], [0, up - 1], [0, 0]])
+        # Zeros after every row, then after every column, through 4-D tensors only: LiteRT's pad
+        # takes at most 5 dimensions (tests/test_formats.py checks this against a 6-D pad).
+        x = ops.reshape(x, (-1, height, 1, width * channels))
+        x = ops.pad(x, [[0, 0], [0, 0], [0, up - 1], [0, 0]])
+        x = ops.reshape(x, (-1, width, 1, channels))
+        x = ops.pad(x, [[0, 0], [0, 0], [0, up - 1], [0, 0]])
         x = ops.reshape(x, (-1, height * up, width * up, channels))
     x = ops.pad(x, [[0, 0], list(pad), list(pad), [0, 0]])
     taps = np.tile(kernel[::-1, ::-1, None, None], (1, 1, channels, 1))

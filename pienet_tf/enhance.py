@@ -17,7 +17,6 @@ arguments (a missing flag, both or neither of --preferred and --style, an unknow
 SavedModel in --model, no images in --input or --preferred, --output holding the inputs).
 """
 
-import tensorflow as tf
 from absl import app, flags
 
 from common import cli, images, tool
@@ -51,7 +50,7 @@ def _enhance():
     serve = model.signatures["serving_default"]
 
     def enhance(image):
-        return serve(images=tf.constant(image[None]), preference=vector)["images"][0].numpy()
+        return serve(images=image[None], preference=vector)["images"][0]
 
     return failed + images.process_files(FLAGS.input, FLAGS.output, enhance)
 

@@ -66,8 +66,7 @@ def evaluate_user(model, user, test_pairs, liked, counts, trials, rng, stored_na
     serve = model.signatures["serving_default"]
 
     def enhanced(vector):
-        return [serve(images=tf.constant(x[None]), preference=vector)["images"][0].numpy()
-                for x in inputs]
+        return [serve(images=x[None], preference=vector)["images"][0] for x in inputs]
 
     results, outputs = {"input": scores(inputs, targets)}, {}
     if user in stored_names:
@@ -81,7 +80,7 @@ def evaluate_user(model, user, test_pairs, liked, counts, trials, rng, stored_na
         draws = []
         for trial in range(trials):
             picked = rng.choice(len(liked), size=n, replace=False)
-            vector = model.signatures["preference"](images=tf.gather(liked, picked))["preference"]
+            vector = model.signatures["preference"](images=np.asarray(liked)[picked])["preference"]
             made = enhanced(vector)
             if not trial:
                 outputs[f"N={n}"] = made
@@ -124,7 +123,7 @@ def _score_model(path, users, counts, preferred_source, pictures):
     """{user: {label: (PSNR, SSIM)}} of one SavedModel, and how many test photos were unreadable."""
     model = load(path)
     size = int(model.signatures["styles"]()["embed_size"])
-    stored_names = [n.decode() for n in model.signatures["styles"]()["names"].numpy()]
+    stored_names = list(model.signatures["styles"]()["names"])
     rng = np.random.default_rng(FLAGS.seed)
     cells, unread = {}, 0
     for user in users:

@@ -18,7 +18,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from common import data, export, images, tiles
+from common import data, export, formats, images, resize, tiles
 from pienet_tf import networks
 from pienet_tf.data import square
 from pienet_tf.model import VALUE_RANGE
@@ -103,13 +103,18 @@ def receptive_fields(enhancer, size=640, seed=0):
                                   size=size, seed=seed))
 
 
-def preference_vector(embedding, photos, *, embed_size):
+def preference_vector(embedding, photos, *, embed_size, portable=False):
     """The preference vector [1, D] of liked photos, uint8 [N, H, W, 3]: each photo's centred square is
-    resized to embed_size (pienet_tf.data.square, as in training), embedded, and the mean of the
-    embeddings L2-normalised (the paper's new-user vector)."""
-    squares = tf.map_fn(lambda photo: square(photo, embed_size), photos,
-                        fn_output_signature=tf.TensorSpec([embed_size, embed_size, 3], tf.uint8))
-    embeddings = embedding(data.to_range(squares, UNIT), training=False)
+    resized to embed_size (as pienet_tf.data.square in training), embedded, and the mean of the
+    embeddings L2-normalised (the paper's new-user vector). `portable` resizes by matrix products
+    (`common.resize`), which LiteRT and ONNX can express."""
+    h, w = tf.shape(photos)[1], tf.shape(photos)[2]
+    side = tf.minimum(h, w)
+    top, left = (h - side) // 2, (w - side) // 2
+    squares = resize.resize(photos[:, top:top + side, left:left + side], embed_size, embed_size,
+                            "bicubic", portable=portable)
+    squares = tf.clip_by_value(tf.round(squares), 0.0, 255.0) / 255.0  # uint8 levels, as in training
+    embeddings = embedding(squares, training=False)
     return tf.math.l2_normalize(tf.reduce_mean(embeddings, axis=0, keepdims=True), axis=-1)
 
 
@@ -152,15 +157,21 @@ def export_pienet(embedding, enhancer, style_names, style_vectors, path, *, embe
     archive = keras.export.ExportArchive()
     archive.track(embedding)
     archive.track(enhancer)
-    archive.add_endpoint(
-        "serving_default",
-        lambda images, preference: {"images": enhance_uint8(enhancer, images, preference, tile=tile)},
-        input_signature=[export.image_signature(),
-                         tf.TensorSpec([None, dims], tf.float32, name="preference")])
-    archive.add_endpoint(
-        "preference",
-        lambda images: {"preference": preference_vector(embedding, images, embed_size=size)},
-        input_signature=[export.image_signature()])
+    signatures = {"serving_default": [export.image_signature(),
+                                      tf.TensorSpec([None, dims], tf.float32, name="preference")],
+                  "preference": [export.image_signature()]}
+    # The portable_ twins are for LiteRT and ONNX (common/formats.py): untiled, resized by matrices.
+    for portable, add in ((False, archive.add_endpoint),
+                          (True, lambda name, fn, input_signature: export.add_portable(
+                              archive, name, fn, input_signature, [embedding, enhancer]))):
+        add("serving_default",
+            lambda images, preference, t=None if portable else tile: {
+                "images": enhance_uint8(enhancer, images, preference, tile=t)},
+            input_signature=signatures["serving_default"])
+        add("preference",
+            lambda images, p=portable: {
+                "preference": preference_vector(embedding, images, embed_size=size, portable=p)},
+            input_signature=signatures["preference"])
     archive.add_endpoint("styles", lambda: dict(stored), input_signature=[])
     return export.write_archive(archive, path, dict(metadata, value_range=list(VALUE_RANGE)))
 
@@ -169,14 +180,15 @@ def export_pienet(embedding, enhancer, style_names, style_vectors, path, *, embe
 
 
 def load(path):
-    """The loaded SavedModel in `path`, checked to be a PieNet export (FileNotFoundError/ValueError)."""
-    return export.load(path, "PieNet")[0]
+    """A PieNet export in any format (`common.formats.Served`): a SavedModel folder, model.tflite or
+    model.onnx (FileNotFoundError/ValueError)."""
+    return formats.load(path, "PieNet")
 
 
 def stored_style(model, name):
     """The stored preference vector [1, D] of style `name`; a KeyError lists the stored names."""
     stored = model.signatures["styles"]()
-    names = [n.decode() for n in stored["names"].numpy()]
+    names = list(stored["names"])
     if name not in names:
         raise KeyError(f"not a style of this model; its styles are: {', '.join(names)}")
     return stored["vectors"][names.index(name)][None]
@@ -198,4 +210,4 @@ def preferred_style(model, folder):
     if not photos:
         raise ValueError(f"none of the preferred photos in {folder} could be read")
     print(f"preference vector from {len(photos)} photos in {folder}")
-    return model.signatures["preference"](images=tf.stack(photos))["preference"], failed
+    return model.signatures["preference"](images=np.stack(photos))["preference"], failed

@@ -17,9 +17,11 @@ adversarial part from scratch). A checkpoint that does not fit is named with the
 Exit codes: 0 written; 1 a checkpoint that cannot be read or does not fit; 2 bad arguments.
 """
 
+import os
+
 from absl import flags
 
-from common import cli
+from common import cli, export_flag
 from pix2pix_tf import inference, official
 
 flags.DEFINE_string("checkpoint", None, "The generator's .pth (latest_net_G.pth).")
@@ -36,12 +38,15 @@ FLAGS = flags.FLAGS
 
 def main(argv):
     cli.check_arguments(argv, FLAGS, "checkpoint", "output")
+    export_flag.chosen()  # an unknown format or a missing extra stops it before converting
     model = cli.converted(official.convert, FLAGS.checkpoint, FLAGS.discriminator, key=FLAGS.key,
                           dropout=FLAGS.dropout)
     official.write(model, FLAGS.output, FLAGS.inference)
     print(f"converted {FLAGS.checkpoint} ({model.options['generator']}, ngf {model.options['ngf']}, "
           f"{model.options['norm']} norm) into {FLAGS.output}")
 
+    for path in export_flag.write_others(os.path.join(FLAGS.output, "saved_model")):
+        print(f"wrote {path}")
 
 if __name__ == "__main__":
     cli.run(main)

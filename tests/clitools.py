@@ -76,6 +76,38 @@ print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in {tuple(pack
     return {key: dict(np.load(tmp_path / f"{key}_out.npz")) for key in calls}
 
 
+def deployed_in_fresh_process(calls, tmp_path):
+    """Outputs of LiteRT and ONNX files run as a deployment runs them: `calls` is {key: (file,
+    signature, {input name: array})}; a new Python process runs each .tflite signature in LiteRT's
+    interpreter and each .onnx file in ONNX Runtime, and imports neither TensorFlow nor this package.
+    Returns {key: {output name: array}}."""
+    for key, (_, _, inputs) in calls.items():
+        np.savez(tmp_path / f"{key}_in.npz", **inputs)
+    plan = {key: (str(file), signature) for key, (file, signature, _) in calls.items()}
+    script = f"""
+import json, sys
+import numpy as np, onnxruntime
+from ai_edge_litert.interpreter import Interpreter
+for key, (file, signature) in {plan!r}.items():
+    loaded = np.load({str(tmp_path)!r} + f"/{{key}}_in.npz")
+    inputs = {{name: loaded[name] for name in loaded.files}}
+    if file.endswith(".tflite"):
+        outputs = Interpreter(model_path=file).get_signature_runner(signature)(**inputs)
+    else:
+        session = onnxruntime.InferenceSession(file, providers=["CPUExecutionProvider"])
+        names = [o.name for o in session.get_outputs()]
+        outputs = dict(zip(names, session.run(names, inputs)))
+    np.savez({str(tmp_path)!r} + f"/{{key}}_out.npz", **outputs)
+print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in
+                        ("tensorflow", "keras", "common", "pix2pix_tf", "dcgan_tf", "dpe_tf",
+                         "pienet_tf", "gpen_tf"))))
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=ENV)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == []  # no TensorFlow, no package
+    return {key: dict(np.load(tmp_path / f"{key}_out.npz")) for key in calls}
+
+
 def kill_after_checkpoint(module, *args, checkpoint):
     """Start `python -m module args` and SIGKILL it as soon as the state.json in the folder
     `checkpoint` exists (the end of its first epoch there); returns the epoch it had reached."""

@@ -1,4 +1,5 @@
-"""DCGAN's command-line tools as a user runs them: train, resume, sample grids, walks, single images."""
+"""DCGAN's command-line tools as a user runs them: train (with every export format), resume, sample
+grids, walks, single images (from the SavedModel and the LiteRT file)."""
 
 import shutil
 
@@ -16,17 +17,21 @@ TINY = ["--data=demo:photos:train", "--val_data=demo:photos:train", "--validatio
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     model_dir = tmp_path_factory.mktemp("run")
-    result = run("dcgan_tf.train", *TINY, "--epochs=2", f"--model_dir={model_dir}")
+    # float32 on every CPU, so that the SavedModel and the LiteRT file compute alike (a mixed-precision
+    # export's files are float32: test_formats.py).
+    result = run("dcgan_tf.train", *TINY, "--epochs=2", f"--model_dir={model_dir}",
+                 "--export_formats=saved_model,tflite,onnx", "--mixed_precision=off")
     return model_dir, result
 
 
-def test_training_writes_samples_swd_checkpoint_and_savedmodel(trained):
+def test_training_writes_samples_swd_checkpoint_and_the_three_formats(trained):
     model_dir, result = trained
     grid = images.read_image(model_dir / "samples" / "epoch_0002.png")
     assert grid.shape == (16, 6 * 16 + 5 * 2, 3)  # one row of the 6 fixed latents
     assert "val_swd" in result.stderr + result.stdout
     assert state(model_dir)["epoch"] == 2 and state(model_dir)["model"] == "DCGAN"
     assert (model_dir / "saved_model" / "saved_model.pb").exists()
+    assert (model_dir / "model.tflite").exists() and (model_dir / "model.onnx").exists()
 
 
 def test_a_run_continues_from_its_checkpoint(trained, tmp_path):
@@ -41,7 +46,10 @@ def test_samples_grids_walks_and_single_images_come_from_the_seed(trained, tmp_p
     run("dcgan_tf.sample", model, "--num=3", "--seed=4", f"--output_dir={tmp_path / 'single'}")
     run("dcgan_tf.sample", model, "--num=5", "--seed=4", "--end_seed=0", "--interpolate",
         f"--output={tmp_path / 'walk.png'}")
-    a, walk = (images.read_image(tmp_path / n) for n in ("a.png", "walk.png"))
+    run("dcgan_tf.sample", f"--model={trained[0] / 'model.tflite'}", "--num=6", "--seed=0",
+        f"--output={tmp_path / 'lite.png'}")
+    a, walk, lite = (images.read_image(tmp_path / n) for n in ("a.png", "walk.png", "lite.png"))
+    assert np.abs(lite.astype(int) - a).max() <= 1  # the LiteRT file draws the same images
     assert a.shape == (2 * 16 + 2, 3 * 16 + 2 * 2, 3)  # 6 images: 3 columns, 2 rows
     # The training grid shows the latents of --seed=0 too (same images, another layout): the seed
     # alone decides what is drawn.

@@ -45,7 +45,7 @@ def test_the_export_says_what_it_is_and_other_tools_refuse_it(trained):
                      f"--output={trained / 'refused'}", check=False)
         assert result.returncode == 2
         message = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-        assert message == [f"error: the SavedModel in {trained / 'saved_model'} is a Pix2Pix model, "
+        assert message == [f"error: the export in {trained / 'saved_model'} is a Pix2Pix model, "
                            f"not a {model} one: this tool runs {model} exports"]
         assert not (trained / "refused").exists()
 

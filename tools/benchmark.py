@@ -92,7 +92,7 @@ def dpe_case():
 def pienet_case():
     """PieNet's --mode stage at --image_size on random pairs of 5 users; serving = enhancing
     --serve_size photos with one preference vector."""
-    from pienet_tf import networks, serving
+    from pienet_tf import serving
     from pienet_tf.model import PieNet
     model = PieNet(users=[f"user{i}" for i in range(5)], stage=FLAGS.mode or "enhance",
                    image_size=FLAGS.image_size)
@@ -104,7 +104,7 @@ def pienet_case():
     h, w = (int(v) for v in FLAGS.serve_size or (FLAGS.image_size,) * 2)
 
     def serve(images):
-        return serving.enhance_uint8(model.enhancer, images, preference, multiple=networks.MULTIPLE)
+        return serving.enhance_uint8(model.enhancer, images, preference)
 
     return model, ((x, users), y), serve, np.zeros((FLAGS.serve_batch, h, w, 3), np.uint8)
 

@@ -1,0 +1,34 @@
+"""Convert an export to LiteRT and ONNX: python -m common.deploy --model=run/saved_model.
+
+Writes <run>/model.tflite and <run>/model.onnx (see common/formats.py) beside the SavedModel, or into
+--output_dir. Exit codes: 0 written, 2 bad arguments (no export there, an unknown format, the deploy
+extra missing).
+"""
+
+import sys
+
+from absl import flags
+
+from common import cli, formats
+
+flags.DEFINE_string("model", None, "An exported SavedModel folder (<model_dir>/saved_model).")
+flags.DEFINE_string("formats", "tflite,onnx", "The formats to write: tflite, onnx or both.")
+flags.DEFINE_string("output_dir", None, "Where the files go; default: the folder that holds --model.")
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+    cli.check_arguments(argv, FLAGS, "model")
+    try:
+        wanted = formats.parse(FLAGS.formats)
+        formats.require(wanted)
+        written = formats.write(FLAGS.model, wanted, FLAGS.output_dir)
+    except (FileNotFoundError, ValueError, ImportError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+    for path in written:
+        print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    cli.run(main)

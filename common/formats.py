@@ -1,0 +1,270 @@
+"""An export in three formats: the SavedModel, LiteRT (model.tflite) and ONNX (model.onnx).
+
+The SavedModel is written first (`common.export`); the other formats are converted from it, beside it:
+<dir>/saved_model/ gives <dir>/model.tflite and <dir>/model.onnx, at the end of training
+(`--export_formats`), by the convert tools, or later from any export:
+
+    python -m common.deploy --model=run/saved_model --formats=tflite,onnx
+
+Each signature NAME of the SavedModel is converted from its twin portable_NAME where it has one (the
+same function in operations that both converters know: no tiling loop, resizes as matrix products)
+and otherwise from itself. model.tflite runs in LiteRT with
+built-in operations only and keeps every signature (`Interpreter.get_signature_runner(name)`).
+An ONNX graph has one set of inputs, so model.onnx is serving_default, a signature with other inputs
+goes to model.<name>.onnx (PieNet's preference), and the signatures without inputs (metadata, PieNet's
+styles) are stored as JSON in the files' metadata_props. ONNX names must be unique: an output named
+like an input (images) is called <name>_out there. Every file takes and gives uint8 images, as the
+SavedModel does, at any size.
+
+`load(path, model)` opens any of the three as a `Served`: its signatures as functions of NumPy arrays.
+The converters are an extra: pip install '.[deploy]'.
+"""
+
+import contextlib
+import json
+import logging
+import os
+import tempfile
+
+import numpy as np
+from common import export
+
+FORMATS = ("saved_model", "tflite", "onnx")
+FILES = {"tflite": "model.tflite", "onnx": "model.onnx"}
+PORTABLE = "portable_"  # the prefix of a signature's convertible twin
+ONNX_OPSET = 17
+_KEY = "gan_zoo_tf"  # the ONNX metadata_props entry that holds the JSON
+
+
+def parse(text):
+    """The formats in a comma-separated list (ValueError naming an unknown one)."""
+    chosen = tuple(name.strip() for name in text.split(",") if name.strip())
+    unknown = [name for name in chosen if name not in FORMATS]
+    if unknown or not chosen:
+        raise ValueError(f"unknown export format {', '.join(unknown) or '(none)'}: "
+                         f"choose from {', '.join(FORMATS)}")
+    return chosen
+
+
+def require(chosen):
+    """An ImportError saying how to install the converters and runtimes that `chosen` formats need."""
+    needed = {"tflite": ["ai_edge_litert"], "onnx": ["tf2onnx", "onnxruntime"]}
+    for name in chosen:
+        for module in needed.get(name, []):
+            try:
+                __import__(module)
+            except ImportError as err:
+                raise _deploy_error(err) from None
+
+
+def _deploy_error(err):
+    return ImportError(f"{err.name} is not installed: the tflite and onnx formats need "
+                       "pip install 'gan-zoo-tf[deploy]' (from a checkout: pip install '.[deploy]')")
+
+
+# -- writing ----------------------------------------------------------------------------------------
+
+
+def _signatures(loaded):
+    """The signatures to convert, by name: each one's portable twin where it has one."""
+    return {name: loaded.signatures.get(PORTABLE + name, fn) for name, fn in loaded.signatures.items()
+            if not name.startswith(PORTABLE)}
+
+
+def _constant_outputs(function):
+    return {key: value.numpy() for key, value in function().items()}
+
+
+def _jsonable(value):
+    value = np.asarray(value)
+    if value.dtype.kind in "SO":
+        return [v.decode() if isinstance(v, bytes) else v for v in value.reshape(-1).tolist()]
+    return value.tolist()
+
+
+def _tflite(resaved):
+    import tensorflow as tf
+    converter = tf.lite.TFLiteConverter.from_saved_model(
+        resaved, signature_keys=list(tf.saved_model.load(resaved).signatures))
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    return converter.convert()
+
+
+def _onnx(resaved, name, function, constants):
+    """The ONNX model of signature `name`, with `constants` in its metadata_props."""
+    try:
+        import tf2onnx
+        from tf2onnx import tf_loader
+    except ImportError as err:
+        raise _deploy_error(err) from err
+    logging.getLogger("tf2onnx").setLevel(logging.CRITICAL)  # it logs every rewriter it skips
+    graph, inputs, outputs, names = tf_loader.from_saved_model(
+        resaved, None, None, signatures=[name], return_tensors_to_rename=True)
+    input_names = {names[tensor] for tensor in inputs}
+    for tensor in outputs:
+        if names[tensor] in input_names:
+            names[tensor] += "_out"
+    proto, _ = tf2onnx.convert.from_graph_def(graph, input_names=inputs, output_names=outputs,
+                                              opset=ONNX_OPSET, tensors_to_rename=names)
+    entry = proto.metadata_props.add()
+    entry.key, entry.value = _KEY, json.dumps({"signature": name, "constants": constants})
+    return proto.SerializeToString()
+
+
+@contextlib.contextmanager
+def _quiet():
+    """The converters' Python logging (deprecation notices, "assets written") held to errors."""
+    loggers = [logging.getLogger(name) for name in ("tensorflow", "tf2onnx")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
+
+
+def _onnx_file(folder, name):
+    return os.path.join(folder, FILES["onnx"] if name == "serving_default" else f"model.{name}.onnx")
+
+
+def _write_bytes(path, content):
+    def write(tmp):
+        with open(tmp, "wb") as f:
+            f.write(content)
+    export.replace_file(path, write)
+    return path
+
+
+def write(saved_model, formats, folder=None):
+    """Convert the SavedModel folder `saved_model` to the `formats` other than saved_model, into
+    `folder` (default: the folder that holds it). Returns the paths written; each file is written
+    whole or not at all."""
+    import tensorflow as tf
+    folder = folder or os.path.dirname(os.path.abspath(saved_model))
+    wanted = [name for name in formats if name != "saved_model"]
+    if not wanted:
+        return []
+    export.load(saved_model, None)  # one clear line when it is not an export of this package
+    loaded = tf.saved_model.load(saved_model)
+    chosen = _signatures(loaded)
+    constants = {name: {key: _jsonable(value) for key, value in _constant_outputs(fn).items()}
+                 for name, fn in chosen.items() if not fn.structured_input_signature[1]}
+    written = []
+    with tempfile.TemporaryDirectory() as resaved, _quiet():
+        tf.saved_model.save(loaded, resaved, signatures=chosen)
+        if "tflite" in wanted:
+            written.append(_write_bytes(os.path.join(folder, FILES["tflite"]), _tflite(resaved)))
+        if "onnx" in wanted:
+            for name, fn in chosen.items():
+                if fn.structured_input_signature[1]:
+                    written.append(_write_bytes(_onnx_file(folder, name),
+                                                _onnx(resaved, name, fn, constants)))
+    return written
+
+
+# -- running ----------------------------------------------------------------------------------------
+
+
+def _plain(value):
+    """An output as NumPy, strings as str (the formats give bytes or str)."""
+    value = np.asarray(value)
+    if value.dtype.kind in "SO":
+        return np.vectorize(lambda v: v.decode() if isinstance(v, bytes) else str(v),
+                            otypes=[object])(value).astype(str)
+    return value
+
+
+def _numpy_outputs(fn):
+    return lambda **inputs: {key: _plain(value) for key, value in fn(**inputs).items()}
+
+
+class Served:
+    """An export opened in any format: `signatures[name](**inputs)` maps NumPy arrays to a dict of
+    NumPy arrays (strings as str), as the SavedModel's signature of that name does with tensors;
+    `metadata` is the export's description (`common.export.describe`); `format` one of FORMATS."""
+
+    def __init__(self, format, signatures, metadata):
+        self.format, self.metadata = format, metadata
+        self.signatures = {name: _numpy_outputs(fn) for name, fn in signatures.items()}
+
+    def serving(self):
+        """serving_default as a function of one uint8 image [H, W, 3] (the image tools' interface)."""
+        serve = self.signatures["serving_default"]
+        return lambda image: serve(images=np.asarray(image)[None])["images"][0]
+
+
+def _saved_model(path):
+    import tensorflow as tf
+    loaded = tf.saved_model.load(path)
+
+    def numpy_function(fn):
+        return lambda **inputs: {key: value.numpy() for key, value in
+                                 fn(**{k: tf.constant(v) for k, v in inputs.items()}).items()}
+    return {name: numpy_function(fn) for name, fn in loaded.signatures.items()
+            if not name.startswith(PORTABLE)}
+
+
+def _tflite_signatures(path):
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError as err:
+        raise _deploy_error(err) from err
+    interpreter = Interpreter(model_path=path, num_threads=os.cpu_count())
+    return {name: interpreter.get_signature_runner(name)
+            for name in interpreter.get_signature_list()}
+
+
+def _onnx_signatures(path):
+    try:
+        import onnxruntime
+    except ImportError as err:
+        raise _deploy_error(err) from err
+
+    def session(file):
+        opened = onnxruntime.InferenceSession(file, providers=["CPUExecutionProvider"])
+        stored = json.loads(opened.get_modelmeta().custom_metadata_map.get(_KEY, "null") or "null")
+        if stored is None:
+            raise ValueError(f"{file} has no gan-zoo-tf metadata: convert it with python -m "
+                             "common.deploy")
+        inputs = {i.name for i in opened.get_inputs()}
+        outputs = [o.name for o in opened.get_outputs()]
+        keys = [name[:-4] if name.endswith("_out") and name[:-4] in inputs else name
+                for name in outputs]
+        return stored, lambda **feed: dict(zip(keys, opened.run(outputs, feed)))
+
+    stored, serve = session(path)
+    signatures = {stored["signature"]: serve}
+    for name, values in stored["constants"].items():
+        signatures[name] = lambda values=values: {k: np.asarray(v) for k, v in values.items()}
+    prefix = path[:-len(".onnx")]
+    folder = os.path.dirname(os.path.abspath(path))
+    for file in sorted(os.listdir(folder)):
+        other = os.path.join(folder, file)
+        if other.startswith(prefix + ".") and file.endswith(".onnx"):
+            name, fn = session(other)
+            signatures[name["signature"]] = fn
+    return signatures
+
+
+def load(path, model):
+    """An export of `model` (a class name) in any format, as a `Served`: a SavedModel folder, a
+    .tflite or an .onnx file. FileNotFoundError or ValueError in one line when it is none of them,
+    lacks this package's metadata, or is another model's."""
+    if path.endswith(".tflite") or path.endswith(".onnx"):
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"no such file: {path}")
+        kind = "tflite" if path.endswith(".tflite") else "onnx"
+        signatures = (_tflite_signatures if kind == "tflite" else _onnx_signatures)(path)
+        if "metadata" not in signatures:
+            raise ValueError(f"{path} has no {export.PACKAGE} metadata: convert it with "
+                             "python -m common.deploy")
+        raw = signatures.pop("metadata")()["json"]
+        metadata = json.loads(np.asarray(raw).reshape(-1)[0])
+    else:
+        metadata = export.load(path, None)[1]
+        kind, signatures = "saved_model", _saved_model(path)
+        signatures.pop("metadata")
+    export.check_model(metadata, path, model)
+    return Served(kind, signatures, metadata)
