@@ -14,7 +14,17 @@ from common import cli, formats
 flags.DEFINE_string("model", None, "An exported SavedModel folder (<model_dir>/saved_model).")
 flags.DEFINE_string("formats", "tflite,onnx", "The formats to write: tflite, onnx or both.")
 flags.DEFINE_string("output_dir", None, "Where the files go; default: the folder that holds --model.")
+flags.DEFINE_list("fixed_size", None, "H,W: convert for images of this size only, one per call "
+                  "(LiteRT runs such a file 2-3x faster); default: any size and batch.")
 FLAGS = flags.FLAGS
+
+
+def _size(values):
+    if values is None:
+        return None
+    if len(values) != 2 or not all(v.isdigit() and int(v) > 0 for v in values):
+        raise ValueError(f"--fixed_size={','.join(values)}: give H,W, two positive integers")
+    return tuple(int(v) for v in values)
 
 
 def main(argv):
@@ -22,7 +32,8 @@ def main(argv):
     try:
         wanted = formats.parse(FLAGS.formats)
         formats.require(wanted)
-        written = formats.write(FLAGS.model, wanted, FLAGS.output_dir)
+        size = _size(FLAGS.fixed_size)
+        written = formats.write(FLAGS.model, wanted, FLAGS.output_dir, size)
     except (FileNotFoundError, ValueError, ImportError) as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)

@@ -8,19 +8,21 @@ The SavedModel is written first (`common.export`); the other formats are convert
 
 Each signature NAME of the SavedModel is converted from its twin portable_NAME where it has one (the
 same function in operations that both converters know: no tiling loop, resizes as matrix products)
-and otherwise from itself. model.tflite runs in LiteRT with
-built-in operations only and keeps every signature (`Interpreter.get_signature_runner(name)`).
-An ONNX graph has one set of inputs, so model.onnx is serving_default, a signature with other inputs
-goes to model.<name>.onnx (PieNet's preference), and the signatures without inputs (metadata, PieNet's
-styles) are stored as JSON in the files' metadata_props. ONNX names must be unique: an output named
-like an input (images) is called <name>_out there. Every file takes and gives uint8 images, as the
-SavedModel does, at any size.
+and otherwise from itself. The signatures without inputs (metadata, PieNet's styles) are constants:
+they are stored as JSON, {"constants": {signature: {output: value}}}, under the key gan_zoo_tf of
+each file's metadata (LiteRT: the model's metadata table; ONNX: metadata_props). model.tflite runs in
+LiteRT with built-in operations only and holds every other signature
+(`Interpreter.get_signature_runner(name)`). An ONNX graph has one set of inputs, so model.onnx is
+serving_default and a signature with other inputs goes to model.<name>.onnx (PieNet's preference).
+ONNX names must be unique: an output named like an input (images) is called <name>_out there. Every
+file takes and gives uint8 images, as the SavedModel does, at any size (or at one, `fixed_size`).
 
 `load(path, model)` opens any of the three as a `Served`: its signatures as functions of NumPy arrays.
 The converters are an extra: pip install '.[deploy]'.
 """
 
 import contextlib
+import inspect
 import json
 import logging
 import os
@@ -82,15 +84,39 @@ def _jsonable(value):
     return value.tolist()
 
 
-def _tflite(resaved):
+def _tflite(resaved, functions, constants):
+    """The LiteRT model of the signatures `functions`, with `constants` as JSON in its metadata
+    (a string tensor in the graph would keep LiteRT from its XNNPACK kernels: 2.4x slower)."""
+    import flatbuffers
     import tensorflow as tf
-    converter = tf.lite.TFLiteConverter.from_saved_model(
-        resaved, signature_keys=list(tf.saved_model.load(resaved).signatures))
+    from ai_edge_litert import schema_py_generated as schema
+    converter = tf.lite.TFLiteConverter.from_saved_model(resaved, signature_keys=functions)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    return converter.convert()
+    model = schema.ModelT.InitFromPackedBuf(converter.convert(), 0)
+    data = schema.BufferT()
+    data.data = np.frombuffer(json.dumps({"constants": constants}).encode(), np.uint8)
+    model.buffers.append(data)
+    entry = schema.MetadataT()
+    entry.name, entry.buffer = _KEY, len(model.buffers) - 1
+    model.metadata = [*(model.metadata or []), entry]
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
 
 
-def _onnx(resaved, name, function, constants):
+def _tflite_constants(path):
+    """The constants stored in a LiteRT file by `_tflite` ({} for a file without them)."""
+    from ai_edge_litert import schema_py_generated as schema
+    with open(path, "rb") as f:
+        model = schema.Model.GetRootAs(f.read(), 0)
+    for i in range(model.MetadataLength()):
+        if model.Metadata(i).Name() == _KEY.encode():
+            stored = model.Buffers(model.Metadata(i).Buffer()).DataAsNumpy().tobytes()
+            return json.loads(stored)["constants"]
+    return {}
+
+
+def _onnx(resaved, name, constants):
     """The ONNX model of signature `name`, with `constants` in its metadata_props."""
     try:
         import tf2onnx
@@ -137,10 +163,34 @@ def _write_bytes(path, content):
     return path
 
 
-def write(saved_model, formats, folder=None):
+def _fixed(fn, size):
+    """Signature `fn` with every input's unknown dimensions fixed: the batch to 1, an image's height
+    and width to `size` (h, w)."""
+    import tensorflow as tf
+    specs = fn.structured_input_signature[1]
+    names = sorted(specs)
+
+    def shape(spec):
+        dims = list(spec.shape)
+        if len(dims) == 4:
+            dims[1:3] = [d if d is not None else s for d, s in zip(dims[1:3], size)]
+        return [1 if d is None else d for d in dims]
+
+    fixed = [tf.TensorSpec(shape(specs[n]), specs[n].dtype, name=n) for n in names]
+
+    def call(*args):
+        return fn(**dict(zip(names, args)))
+    # The signature's inputs take the parameter names, so the wrapper shows the original ones.
+    call.__signature__ = inspect.Signature(
+        [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in names])
+    return tf.function(call, input_signature=fixed).get_concrete_function()
+
+
+def write(saved_model, formats, folder=None, fixed_size=None):
     """Convert the SavedModel folder `saved_model` to the `formats` other than saved_model, into
     `folder` (default: the folder that holds it). Returns the paths written; each file is written
-    whole or not at all."""
+    whole or not at all. `fixed_size` (h, w) converts for that image size and one image per call
+    only: LiteRT then runs its XNNPACK kernels on every thread, 2-3x faster (BUILD_NOTES.md)."""
     import tensorflow as tf
     folder = folder or os.path.dirname(os.path.abspath(saved_model))
     wanted = [name for name in formats if name != "saved_model"]
@@ -149,18 +199,20 @@ def write(saved_model, formats, folder=None):
     export.load(saved_model, None)  # one clear line when it is not an export of this package
     loaded = tf.saved_model.load(saved_model)
     chosen = _signatures(loaded)
+    functions = [name for name, fn in chosen.items() if fn.structured_input_signature[1]]
     constants = {name: {key: _jsonable(value) for key, value in _constant_outputs(fn).items()}
-                 for name, fn in chosen.items() if not fn.structured_input_signature[1]}
+                 for name, fn in chosen.items() if name not in functions}
+    if fixed_size:
+        chosen.update({name: _fixed(chosen[name], fixed_size) for name in functions})
     written = []
     with tempfile.TemporaryDirectory() as resaved, _quiet():
         tf.saved_model.save(loaded, resaved, signatures=chosen)
         if "tflite" in wanted:
-            written.append(_write_bytes(os.path.join(folder, FILES["tflite"]), _tflite(resaved)))
+            written.append(_write_bytes(os.path.join(folder, FILES["tflite"]),
+                                        _tflite(resaved, functions, constants)))
         if "onnx" in wanted:
-            for name, fn in chosen.items():
-                if fn.structured_input_signature[1]:
-                    written.append(_write_bytes(_onnx_file(folder, name),
-                                                _onnx(resaved, name, fn, constants)))
+            for name in functions:
+                written.append(_write_bytes(_onnx_file(folder, name), _onnx(resaved, name, constants)))
     return written
 
 
@@ -206,14 +258,40 @@ def _saved_model(path):
             if not name.startswith(PORTABLE)}
 
 
+def _checked(fn, shapes, path):
+    """`fn` refusing, in one line, inputs that a file converted for a fixed size cannot take;
+    `shapes` gives each input's dimensions (a negative number or None where any size goes)."""
+    def call(**inputs):
+        for name, value in inputs.items():
+            want = shapes[name]
+            if len(want) != np.ndim(value) or any(
+                    isinstance(w, int) and w >= 0 and w != got for w, got in zip(want, np.shape(value))):
+                fixed = "x".join("any" if not isinstance(w, int) or w < 0 else str(w) for w in want)
+                raise ValueError(f"{path} was converted for a fixed size: its {name} are {fixed}, "
+                                 f"not {'x'.join(map(str, np.shape(value)))}")
+        return fn(**inputs)
+    return call
+
+
 def _tflite_signatures(path):
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError as err:
         raise _deploy_error(err) from err
     interpreter = Interpreter(model_path=path, num_threads=os.cpu_count())
-    return {name: interpreter.get_signature_runner(name)
-            for name in interpreter.get_signature_list()}
+    signatures = {}
+    for name in interpreter.get_signature_list():
+        runner = interpreter.get_signature_runner(name)
+        shapes = {key: [int(d) for d in details["shape_signature"]]
+                  for key, details in runner.get_input_details().items()}
+        signatures[name] = _checked(runner, shapes, path)
+    return {**signatures, **_constant_signatures(_tflite_constants(path))}
+
+
+def _constant_signatures(constants):
+    """Functions without inputs giving the stored `constants` ({signature: {output: value}})."""
+    return {name: lambda values=values: {k: np.asarray(v) for k, v in values.items()}
+            for name, values in constants.items()}
 
 
 def _onnx_signatures(path):
@@ -232,12 +310,12 @@ def _onnx_signatures(path):
         outputs = [o.name for o in opened.get_outputs()]
         keys = [name[:-4] if name.endswith("_out") and name[:-4] in inputs else name
                 for name in outputs]
-        return stored, lambda **feed: dict(zip(keys, opened.run(outputs, feed)))
+        shapes = {i.name: list(i.shape) for i in opened.get_inputs()}
+        return stored, _checked(lambda **feed: dict(zip(keys, opened.run(outputs, feed))), shapes,
+                                file)
 
     stored, serve = session(path)
-    signatures = {stored["signature"]: serve}
-    for name, values in stored["constants"].items():
-        signatures[name] = lambda values=values: {k: np.asarray(v) for k, v in values.items()}
+    signatures = {stored["signature"]: serve, **_constant_signatures(stored["constants"])}
     prefix = path[:-len(".onnx")]
     folder = os.path.dirname(os.path.abspath(path))
     for file in sorted(os.listdir(folder)):

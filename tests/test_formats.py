@@ -212,6 +212,19 @@ def test_the_tools_run_a_converted_file_as_the_saved_model(deployed, tmp_path):
         assert np.abs(written - expected).max() <= 1
 
 
+def test_a_file_converted_for_a_fixed_size_says_so_for_another(deployed, tmp_path):
+    folder, cases = deployed["pix2pix"]
+    (inputs, expected, _), = cases.values()
+    written = formats.write(str(folder / "saved_model"), ["tflite", "onnx"], str(tmp_path), (45, 37))
+    assert sorted(written) == [str(tmp_path / "model.onnx"), str(tmp_path / "model.tflite")]
+    for path in written:
+        serve = formats.load(path, "Pix2Pix").signatures["serving_default"]
+        out = serve(images=inputs["images"])["images"]
+        assert np.abs(out.astype(int) - np.asarray(expected["images"])).max() <= 1
+        with pytest.raises(ValueError, match=r"fixed size: its images are 1x45x37x3, not 1x32x32x3"):
+            serve(images=photo_crop(32, 32))
+
+
 def test_deploy_tool_converts_an_export_and_names_bad_arguments(deployed, tmp_path):
     folder, _ = deployed["dcgan"]
     result = run("common.deploy", f"--model={folder / 'saved_model'}", "--formats=onnx",
@@ -225,7 +238,9 @@ def test_deploy_tool_converts_an_export_and_names_bad_arguments(deployed, tmp_pa
                                   .signatures["serving_default"](latents=z)["images"])
     for args, message in [([f"--model={tmp_path / 'none'}"], "no SavedModel in"),
                           ([f"--model={folder / 'saved_model'}", "--formats=coreml"],
-                           "unknown export format coreml")]:
+                           "unknown export format coreml"),
+                          ([f"--model={folder / 'saved_model'}", "--fixed_size=64"],
+                           "give H,W, two positive integers")]:
         bad = run("common.deploy", *args, check=False)
         errors = [line for line in bad.stderr.splitlines() if line.startswith("error:")]
         assert bad.returncode == 2 and len(errors) == 1 and message in errors[0], bad.stderr

@@ -5,7 +5,9 @@
 
 Each model is built at its paper's size with random weights, exported (SavedModel), converted to
 model.tflite and model.onnx (common/formats.py), and each file is called through `formats.load` on the
-same input: median milliseconds over --steps calls after one untimed call. Needs the deploy extra.
+same input: median milliseconds over --steps calls after one untimed call; "tflite fixed" is a
+LiteRT file converted for that input's size (`--fixed_size` of common.deploy; not for DCGAN's batch of
+latents). Needs the deploy extra.
 Prints the CPU's flags, as the figures depend on them (AVX-512, native bfloat16).
 """
 
@@ -18,7 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
-from absl import app, flags  # noqa: E402
+from absl import app, flags, logging  # noqa: E402
 
 from common import export, formats  # noqa: E402
 
@@ -96,9 +98,10 @@ def cpu_flags():
 
 def main(argv):
     del argv
+    logging.set_verbosity(logging.WARNING)  # absl's INFO would print every conversion step
     print(f"tf={tf.__version__} cores={os.cpu_count()} cpu flags: {cpu_flags()}")
-    print(f"{'model':<9}{'input':<14}{'saved_model ms':>16}{'tflite ms':>12}{'onnx ms':>10}"
-          f"{'convert s':>11}{'tflite MB':>11}{'onnx MB':>9}")
+    print(f"{'model':<9}{'input':<14}{'saved_model ms':>16}{'tflite ms':>12}{'tflite fixed ms':>17}"
+          f"{'onnx ms':>10}{'convert s':>11}{'tflite MB':>11}{'onnx MB':>9}")
     for name in FLAGS.models:
         with tempfile.TemporaryDirectory() as folder:
             saved_model = os.path.join(folder, "saved_model")
@@ -114,7 +117,13 @@ def main(argv):
             for case, inputs in cases.items():
                 ms = [milliseconds(served[f].signatures["serving_default"], inputs)
                       for f in ("saved_model", "tflite", "onnx")]
-                print(f"{name:<9}{case:<14}{ms[0]:>16.1f}{ms[1]:>12.1f}{ms[2]:>10.1f}"
+                fixed = "-"
+                if "images" in inputs:
+                    folder_fixed = os.path.join(folder, case.split()[0])
+                    formats.write(saved_model, ("tflite",), folder_fixed, inputs["images"].shape[1:3])
+                    lite = formats.load(os.path.join(folder_fixed, "model.tflite"), model)
+                    fixed = f"{milliseconds(lite.signatures['serving_default'], inputs):.1f}"
+                print(f"{name:<9}{case:<14}{ms[0]:>16.1f}{ms[1]:>12.1f}{fixed:>17}{ms[2]:>10.1f}"
                       f"{convert:>11.1f}{sizes[0]:>11.1f}{sizes[1]:>9.1f}", flush=True)
 
 
