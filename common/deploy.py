@@ -15,7 +15,7 @@ flags.DEFINE_string("model", None, "An exported SavedModel folder (<model_dir>/s
 flags.DEFINE_string("formats", "tflite,onnx", "The formats to write: tflite, onnx or both.")
 flags.DEFINE_string("output_dir", None, "Where the files go; default: the folder that holds --model.")
 flags.DEFINE_list("fixed_size", None, "H,W: convert for images of this size only, one per call "
-                  "(LiteRT runs such a file 2-3x faster); default: any size and batch.")
+                  "(LiteRT runs such a file up to 2x faster); default: any size and batch.")
 FLAGS = flags.FLAGS
 
 

@@ -190,7 +190,7 @@ def write(saved_model, formats, folder=None, fixed_size=None):
     """Convert the SavedModel folder `saved_model` to the `formats` other than saved_model, into
     `folder` (default: the folder that holds it). Returns the paths written; each file is written
     whole or not at all. `fixed_size` (h, w) converts for that image size and one image per call
-    only: LiteRT then runs its XNNPACK kernels on every thread, 2-3x faster (BUILD_NOTES.md)."""
+    only: LiteRT then runs its XNNPACK kernels, up to 2x faster (BUILD_NOTES.md)."""
     import tensorflow as tf
     folder = folder or os.path.dirname(os.path.abspath(saved_model))
     wanted = [name for name in formats if name != "saved_model"]
