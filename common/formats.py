@@ -196,8 +196,7 @@ def write(saved_model, formats, folder=None, fixed_size=None):
     wanted = [name for name in formats if name != "saved_model"]
     if not wanted:
         return []
-    export.load(saved_model, None)  # one clear line when it is not an export of this package
-    loaded = tf.saved_model.load(saved_model)
+    loaded = export.load(saved_model, None)[0]  # one clear line when it is no export of this package
     chosen = _signatures(loaded)
     functions = [name for name, fn in chosen.items() if fn.structured_input_signature[1]]
     constants = {name: {key: _jsonable(value) for key, value in _constant_outputs(fn).items()}
@@ -247,9 +246,8 @@ class Served:
         return lambda image: serve(images=np.asarray(image)[None])["images"][0]
 
 
-def _saved_model(path):
+def _saved_model(loaded):
     import tensorflow as tf
-    loaded = tf.saved_model.load(path)
 
     def numpy_function(fn):
         return lambda **inputs: {key: value.numpy() for key, value in
@@ -341,8 +339,8 @@ def load(path, model):
         raw = signatures.pop("metadata")()["json"]
         metadata = json.loads(np.asarray(raw).reshape(-1)[0])
     else:
-        metadata = export.load(path, None)[1]
-        kind, signatures = "saved_model", _saved_model(path)
+        loaded, metadata = export.load(path, None)
+        kind, signatures = "saved_model", _saved_model(loaded)
         signatures.pop("metadata")
     export.check_model(metadata, path, model)
     return Served(kind, signatures, metadata)

@@ -6,7 +6,6 @@ A cell that raises fails its notebook's test, naming the cell. Each notebook run
 folder (its runs/ go there), with GAN_ZOO_REPO pointing at this checkout for the test fixtures.
 """
 
-import os
 import pathlib
 
 import nbformat
