@@ -287,8 +287,12 @@ def _tflite_signatures(path):
 
 
 def _constant_signatures(constants):
-    """Functions without inputs giving the stored `constants` ({signature: {output: value}})."""
-    return {name: lambda values=values: {k: np.asarray(v) for k, v in values.items()}
+    """Functions without inputs giving the stored `constants` ({signature: {output: value}}); JSON
+    keeps no dtype, and every float an export holds is float32."""
+    def array(value):
+        value = np.asarray(value)
+        return value.astype(np.float32) if value.dtype == np.float64 else value
+    return {name: lambda values=values: {k: array(v) for k, v in values.items()}
             for name, values in constants.items()}
 
 

@@ -143,14 +143,21 @@ def test_a_converted_file_gives_what_the_keras_model_gives(deployed, name, fmt):
 
 
 def test_any_format_opens_with_its_metadata_and_constants(deployed):
-    folder, _ = deployed["pienet"]
+    folder, cases = deployed["pienet"]
+    image = cases["image"][0]["images"]
+    outputs = {}
     for path in (folder / "saved_model", folder / "model.tflite", folder / "model.onnx"):
         served = formats.load(str(path), "PieNet")
         assert served.metadata["model"] == "PieNet"
-        assert list(served.signatures["styles"]()["names"]) == ["warm", "noir"]
-        assert int(served.signatures["styles"]()["embed_size"]) == 24
+        styles = served.signatures["styles"]()
+        assert list(styles["names"]) == ["warm", "noir"] and int(styles["embed_size"]) == 24
+        assert styles["vectors"].dtype == np.float32  # as serving_default takes them
+        outputs[path.name] = served.signatures["serving_default"](
+            images=image, preference=styles["vectors"][:1])["images"].astype(int)
         with pytest.raises(ValueError, match="is a PieNet model, not a GPEN one"):
             formats.load(str(path), "GPEN")
+    assert np.abs(outputs["model.tflite"] - outputs["saved_model"]).max() <= 1
+    assert np.abs(outputs["model.onnx"] - outputs["saved_model"]).max() <= 1
 
 
 def test_the_portable_signatures_are_the_only_other_graph(deployed):
