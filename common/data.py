@@ -31,6 +31,7 @@ import tensorflow as tf
 from absl import logging
 
 from common import demo, images
+from common import resize as resize_ops  # data.resize is this module's square resize
 
 ON_BAD_IMAGE = ("skip", "fatal")
 
@@ -328,16 +329,18 @@ def jointly(fn):
 
 
 def center_crop(image, size=0):
-    """The centred size x size square of an image (the largest square if size is 0 or too large)."""
-    h, w = tf.shape(image)[0], tf.shape(image)[1]
+    """The centred size x size square of an image [H, W, C], or of each of a batch [N, H, W, C] (the
+    largest square if size is 0 or too large)."""
+    h, w = tf.shape(image)[-3], tf.shape(image)[-2]
     side = tf.minimum(h, w) if not size else tf.minimum(tf.minimum(h, w), size)
     top, left = (h - side) // 2, (w - side) // 2
-    return image[top:top + side, left:left + side]
+    return image[..., top:top + side, left:left + side, :]
 
 
-def resize(image, size):
-    """Square resize of a uint8 image with bicubic filtering, as the official pix2pix code."""
-    out = tf.image.resize(tf.cast(image, tf.float32), [size, size], method="bicubic", antialias=True)
+def resize(image, size, *, portable=False):
+    """Square resize of a uint8 image (or batch) with bicubic filtering, as the official pix2pix code;
+    `portable` as in common.resize (for LiteRT and ONNX)."""
+    out = resize_ops.resize(tf.cast(image, tf.float32), size, size, "bicubic", portable=portable)
     return tf.cast(tf.clip_by_value(tf.round(out), 0, 255), tf.uint8)
 
 

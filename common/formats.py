@@ -56,12 +56,9 @@ def require(chosen):
             try:
                 __import__(module)
             except ImportError as err:
-                raise _deploy_error(err) from None
-
-
-def _deploy_error(err):
-    return ImportError(f"{err.name} is not installed: the tflite and onnx formats need "
-                       "pip install 'gan-zoo-tf[deploy]' (from a checkout: pip install '.[deploy]')")
+                raise ImportError(f"{err.name} is not installed: the tflite and onnx formats need "
+                                  "pip install 'gan-zoo-tf[deploy]' (from a checkout: pip install "
+                                  "'.[deploy]')") from None
 
 
 # -- writing ----------------------------------------------------------------------------------------
@@ -73,15 +70,10 @@ def _signatures(loaded):
             if not name.startswith(PORTABLE)}
 
 
-def _constant_outputs(function):
-    return {key: value.numpy() for key, value in function().items()}
-
-
 def _jsonable(value):
-    value = np.asarray(value)
-    if value.dtype.kind in "SO":
-        return [v.decode() if isinstance(v, bytes) else v for v in value.reshape(-1).tolist()]
-    return value.tolist()
+    """A constant output as JSON: a list of numbers, or a flat list of strings."""
+    value = _plain(value)
+    return value.reshape(-1).tolist() if value.dtype.kind == "U" else value.tolist()
 
 
 def _tflite(resaved, functions, constants):
@@ -118,11 +110,8 @@ def _tflite_constants(path):
 
 def _onnx(resaved, name, constants):
     """The ONNX model of signature `name`, with `constants` in its metadata_props."""
-    try:
-        import tf2onnx
-        from tf2onnx import tf_loader
-    except ImportError as err:
-        raise _deploy_error(err) from err
+    import tf2onnx
+    from tf2onnx import tf_loader
     logging.getLogger("tf2onnx").setLevel(logging.CRITICAL)  # it logs every rewriter it skips
     graph, inputs, outputs, names = tf_loader.from_saved_model(
         resaved, None, None, signatures=[name], return_tensors_to_rename=True)
@@ -196,10 +185,11 @@ def write(saved_model, formats, folder=None, fixed_size=None):
     wanted = [name for name in formats if name != "saved_model"]
     if not wanted:
         return []
+    require(wanted)
     loaded = export.load(saved_model, None)[0]  # one clear line when it is no export of this package
     chosen = _signatures(loaded)
     functions = [name for name, fn in chosen.items() if fn.structured_input_signature[1]]
-    constants = {name: {key: _jsonable(value) for key, value in _constant_outputs(fn).items()}
+    constants = {name: {key: _jsonable(value) for key, value in fn().items()}
                  for name, fn in chosen.items() if name not in functions}
     if fixed_size:
         chosen.update({name: _fixed(chosen[name], fixed_size) for name in functions})
@@ -272,10 +262,7 @@ def _checked(fn, shapes, path):
 
 
 def _tflite_signatures(path):
-    try:
-        from ai_edge_litert.interpreter import Interpreter
-    except ImportError as err:
-        raise _deploy_error(err) from err
+    from ai_edge_litert.interpreter import Interpreter
     interpreter = Interpreter(model_path=path, num_threads=os.cpu_count())
     signatures = {}
     for name in interpreter.get_signature_list():
@@ -297,10 +284,7 @@ def _constant_signatures(constants):
 
 
 def _onnx_signatures(path):
-    try:
-        import onnxruntime
-    except ImportError as err:
-        raise _deploy_error(err) from err
+    import onnxruntime
 
     def session(file):
         opened = onnxruntime.InferenceSession(file, providers=["CPUExecutionProvider"])
@@ -318,13 +302,11 @@ def _onnx_signatures(path):
 
     stored, serve = session(path)
     signatures = {stored["signature"]: serve, **_constant_signatures(stored["constants"])}
-    prefix = path[:-len(".onnx")]
-    folder = os.path.dirname(os.path.abspath(path))
-    for file in sorted(os.listdir(folder)):
-        other = os.path.join(folder, file)
-        if other.startswith(prefix + ".") and file.endswith(".onnx"):
-            name, fn = session(other)
-            signatures[name["signature"]] = fn
+    folder, own = os.path.split(os.path.abspath(path))
+    for file in sorted(os.listdir(folder)):  # model.onnx's other signatures: model.<name>.onnx
+        if file.startswith(own[:-len(".onnx")] + ".") and file.endswith(".onnx"):
+            other, fn = session(os.path.join(folder, file))
+            signatures[other["signature"]] = fn
     return signatures
 
 
@@ -336,6 +318,7 @@ def load(path, model):
         if not os.path.isfile(path):
             raise FileNotFoundError(f"no such file: {path}")
         kind = "tflite" if path.endswith(".tflite") else "onnx"
+        require([kind])
         signatures = (_tflite_signatures if kind == "tflite" else _onnx_signatures)(path)
         if "metadata" not in signatures:
             raise ValueError(f"{path} has no {export.PACKAGE} metadata: convert it with "

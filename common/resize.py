@@ -49,7 +49,7 @@ def resize(images, height, width, method, *, portable=False):
     shrunk to 512 px: ~30 GFLOP where the op sums ~50 taps per pixel), so the SavedModel keeps the op.
     """
     if not portable:
-        return tf.image.resize(images, tf.stack([height, width]), method=method, antialias=True)
+        return tf.image.resize(images, [height, width], method=method, antialias=True)
     images = tf.cast(images, tf.float32)
     batch, in_h, in_w, channels = (tf.shape(images)[i] for i in range(4))
     rows = tf.broadcast_to(weights(height, in_h, method), tf.stack([batch, height, in_h]))

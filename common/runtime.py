@@ -17,14 +17,19 @@ XLA_MODES = ("auto", "on", "off")
 CPU_AUTO_XLA = False
 
 
-def cpu_has_native_bfloat16():
-    """True on x86 CPUs with AVX512-BF16 or AMX-BF16 (read from /proc/cpuinfo where it exists)."""
+def cpu_flags():
+    """The CPU's feature flags (avx2, avx512_bf16, ...) from /proc/cpuinfo; empty where it is missing."""
     try:
         with open("/proc/cpuinfo") as f:
-            flags = f.read()
+            line = next((line for line in f if line.startswith("flags")), "")
     except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
+        return set()
+    return set(line.partition(":")[2].split())
+
+
+def cpu_has_native_bfloat16():
+    """True on x86 CPUs with AVX512-BF16 or AMX-BF16."""
+    return bool({"avx512_bf16", "amx_bf16"} & cpu_flags())
 
 _POLICIES = {"off": "float32", "float16": "mixed_float16", "bfloat16": "mixed_bfloat16"}
 

@@ -18,7 +18,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from common import data, export, formats, images, resize, tiles
+from common import data, export, formats, images, tiles
 from pienet_tf import networks
 from pienet_tf.data import square
 from pienet_tf.model import VALUE_RANGE
@@ -108,13 +108,8 @@ def preference_vector(embedding, photos, *, embed_size, portable=False):
     resized to embed_size (as pienet_tf.data.square in training), embedded, and the mean of the
     embeddings L2-normalised (the paper's new-user vector). `portable` resizes by matrix products
     (`common.resize`), which LiteRT and ONNX can express."""
-    h, w = tf.shape(photos)[1], tf.shape(photos)[2]
-    side = tf.minimum(h, w)
-    top, left = (h - side) // 2, (w - side) // 2
-    squares = resize.resize(photos[:, top:top + side, left:left + side], embed_size, embed_size,
-                            "bicubic", portable=portable)
-    squares = tf.clip_by_value(tf.round(squares), 0.0, 255.0) / 255.0  # uint8 levels, as in training
-    embeddings = embedding(squares, training=False)
+    squares = data.resize(data.center_crop(photos), embed_size, portable=portable)
+    embeddings = embedding(data.to_range(squares, UNIT), training=False)
     return tf.math.l2_normalize(tf.reduce_mean(embeddings, axis=0, keepdims=True), axis=-1)
 
 
@@ -160,18 +155,20 @@ def export_pienet(embedding, enhancer, style_names, style_vectors, path, *, embe
     signatures = {"serving_default": [export.image_signature(),
                                       tf.TensorSpec([None, dims], tf.float32, name="preference")],
                   "preference": [export.image_signature()]}
-    # The portable_ twins are for LiteRT and ONNX (common/formats.py): untiled, resized by matrices.
-    for portable, add in ((False, archive.add_endpoint),
-                          (True, lambda name, fn, input_signature: export.add_portable(
-                              archive, name, fn, input_signature, [embedding, enhancer]))):
-        add("serving_default",
-            lambda images, preference, t=None if portable else tile: {
-                "images": enhance_uint8(enhancer, images, preference, tile=t)},
-            input_signature=signatures["serving_default"])
-        add("preference",
-            lambda images, p=portable: {
-                "preference": preference_vector(embedding, images, embed_size=size, portable=p)},
-            input_signature=signatures["preference"])
+
+    def serving(portable):
+        return lambda images, preference: {"images": enhance_uint8(
+            enhancer, images, preference, tile=None if portable else tile)}
+
+    def preference(portable):
+        return lambda images: {"preference": preference_vector(embedding, images, embed_size=size,
+                                                               portable=portable)}
+
+    # Each endpoint and its portable_ twin for LiteRT and ONNX (common/formats.py): untiled, resized
+    # by matrices.
+    for name, make in (("serving_default", serving), ("preference", preference)):
+        archive.add_endpoint(name, make(False), input_signature=signatures[name])
+        export.add_portable(archive, name, make(True), signatures[name], [embedding, enhancer])
     archive.add_endpoint("styles", lambda: dict(stored), input_signature=[])
     return export.write_archive(archive, path, dict(metadata, value_range=list(VALUE_RANGE)))
 

@@ -22,7 +22,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from absl import app, flags, logging  # noqa: E402
 
-from common import export, formats  # noqa: E402
+from common import export, formats, runtime  # noqa: E402
 
 MODELS = ["pix2pix", "dcgan", "dpe", "pienet", "gpen"]
 flags.DEFINE_list("models", MODELS, "Which models.")
@@ -86,20 +86,11 @@ def milliseconds(fn, inputs):
     return 1000 * float(np.median(times))
 
 
-def cpu_flags():
-    try:
-        with open("/proc/cpuinfo") as f:
-            line = next(line for line in f if line.startswith("flags"))
-    except (OSError, StopIteration):
-        return "unknown"
-    wanted = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "fma")
-    return " ".join(flag for flag in line.split() if flag in wanted)
-
-
 def main(argv):
     del argv
     logging.set_verbosity(logging.WARNING)  # absl's INFO would print every conversion step
-    print(f"tf={tf.__version__} cores={os.cpu_count()} cpu flags: {cpu_flags()}")
+    flags_seen = runtime.cpu_flags() & {"avx2", "avx512f", "avx512_bf16", "amx_bf16", "fma"}
+    print(f"tf={tf.__version__} cores={os.cpu_count()} cpu flags: {' '.join(sorted(flags_seen))}")
     print(f"{'model':<9}{'input':<14}{'saved_model ms':>16}{'tflite ms':>12}{'tflite fixed ms':>17}"
           f"{'onnx ms':>10}{'convert s':>11}{'tflite MB':>11}{'onnx MB':>9}")
     for name in FLAGS.models:
