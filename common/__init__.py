@@ -1,1 +1,15 @@
-"""What two or more of the models share: data, layers, losses, metrics, training, export."""
+"""What two or more of the models share: data, layers, losses, metrics, training, export.
+
+Importing this package (every model package does, first) switches TensorFlow's oneDNN CPU kernels on
+for x86 CPUs, before TensorFlow loads (`common.runtime.configure` warns when they are off).
+"""
+
+import os
+import platform
+
+# TensorFlow reads this once, when it loads, and by default uses oneDNN only on CPUs with AVX-512 VNNI
+# or BF16 or AMX; elsewhere (AVX2) its Eigen kernels make the DCGAN step 2x slower (BUILD_NOTES.md,
+# Speed). A value the user set wins.
+X86 = platform.machine().lower() in ("x86_64", "amd64")
+if X86:
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")

@@ -9,12 +9,13 @@ saving: optimizer state goes into `.weights.h5` with the networks, so a checkpoi
 import keras
 import tensorflow as tf
 
-from common import distribute, layers
+from common import distribute, layers, optimizers
 
 
 def adam(learning_rate, beta_1):
-    """Adam as PyTorch and TF1 define it (epsilon 1e-8; Keras' default is 1e-7), beta_2 0.999."""
-    return keras.optimizers.Adam(learning_rate, beta_1=beta_1, beta_2=0.999, epsilon=1e-8)
+    """Adam as PyTorch and TF1 define it (epsilon 1e-8; Keras' default is 1e-7), beta_2 0.999, with
+    the fused update (common.optimizers)."""
+    return optimizers.Adam(learning_rate, beta_1=beta_1, beta_2=0.999, epsilon=1e-8)
 
 
 def run_if(pred, fn, *args):

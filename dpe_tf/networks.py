@@ -32,7 +32,7 @@ import collections
 import keras
 from keras import ops
 
-from common.layers import leaky_relu
+from common.layers import BatchNormalization, leaky_relu
 
 # Official SELU constants (CONVNET.py `exe_selu_layer`); the standard SELU constants
 # (1.6732632..., 1.0507009...) are commented out there.
@@ -154,7 +154,7 @@ def _conv(filters, kernel_size, strides=1, name=None):
 def _batch_norm(name):
     # Official bn_layer(use_offset=True, use_scale=True): offset 0, scale 1, decay 0.9, eps 1e-5, biased
     # batch variance for both normalisation and the moving average (Keras does the same).
-    return keras.layers.BatchNormalization(momentum=BN_MOMENTUM, epsilon=EPSILON, name=name)
+    return BatchNormalization(momentum=BN_MOMENTUM, epsilon=EPSILON, name=name)
 
 
 def _check_image_size(image_size):

@@ -17,7 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from common import data, distribute, losses, metrics
+from common import data, distribute, losses, metrics, optimizers
 from common.gan import GANModel, run_if
 from gpen_tf import networks
 
@@ -76,7 +76,7 @@ def lazy_adam(learning_rate, reg_every):
                 break
     else:
         learning_rate = learning_rate * ratio
-    return keras.optimizers.Adam(learning_rate, beta_1=0.0 ** ratio, beta_2=0.99 ** ratio, epsilon=1e-8)
+    return optimizers.Adam(learning_rate, beta_1=0.0 ** ratio, beta_2=0.99 ** ratio, epsilon=1e-8)
 
 
 @keras.saving.register_keras_serializable(package="gpen_tf")

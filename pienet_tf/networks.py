@@ -18,6 +18,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from common.layers import BatchNormalization
 from common.porting import Porting
 
 EMBEDDING_DIM = 512
@@ -43,7 +44,7 @@ def _resnet_conv(filters, kernel_size, strides, name):
 
 def _resnet_bn(name):
     # PyTorch BatchNorm2d: eps 1e-5, momentum 0.1 (Keras momentum 0.9).
-    return keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name=name)
+    return BatchNormalization(momentum=0.9, epsilon=1e-5, name=name)
 
 
 def _padded_conv(x, filters, kernel_size, strides, name):

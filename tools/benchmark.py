@@ -20,14 +20,15 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+# This package first: importing it sets TensorFlow's CPU options, read when TensorFlow loads.
+import speed_cases  # noqa: E402
+
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 
-from common import data, export  # noqa: E402
-
-flags.DEFINE_enum("model", "pix2pix", ["pix2pix", "dcgan", "dpe", "pienet", "gpen"], "Which model.")
+flags.DEFINE_enum("model", "pix2pix", list(speed_cases.CASES), "Which model.")
 flags.DEFINE_string("mode", None, "The training mode or stage: DPE supervised, 1way or 2way (default); "
                     "PieNet embed or enhance (default); GPEN prior or restore (default).")
 flags.DEFINE_integer("image_size", 256, "Square image size.")
@@ -40,95 +41,6 @@ flags.DEFINE_integer("warmup", 3, "Untimed calls first (tracing, XLA compilation
 flags.DEFINE_list("precisions", ["float32", "mixed_bfloat16"], "Keras dtype policies to measure.")
 flags.DEFINE_list("xla", ["off", "on"], "XLA settings to measure.")
 FLAGS = flags.FLAGS
-
-
-def pix2pix_case():
-    """The paper's pix2pix (unet_256 when --image_size is 256) on random pairs; serving uint8 images."""
-    from pix2pix_tf import Pix2Pix
-    generator = f"unet_{FLAGS.image_size}"
-    model = Pix2Pix(generator=generator)
-    rng = np.random.default_rng(0)
-    shape = (FLAGS.batch_size, FLAGS.image_size, FLAGS.image_size, 3)
-    a, b = (rng.uniform(-1, 1, shape).astype("float32") for _ in range(2))
-
-    def serve(images):
-        return export.translate_uint8(model.generator, images, value_range=(-1, 1),
-                                      multiple=model.multiple)
-
-    served = np.zeros((FLAGS.serve_batch,) + shape[1:], np.uint8)
-    return model, (a, b), serve, served
-
-
-def dcgan_case():
-    """The paper's DCGAN at --image_size on random images; serving = sampling latents."""
-    from dcgan_tf import DCGAN
-    from dcgan_tf.model import VALUE_RANGE, latents
-    model = DCGAN(image_size=FLAGS.image_size)
-    rng = np.random.default_rng(0)
-    x = rng.uniform(-1, 1, (FLAGS.batch_size, FLAGS.image_size, FLAGS.image_size, 3))
-
-    def serve(z):
-        return data.from_range(model.generator(z, training=False), VALUE_RANGE)
-
-    return model, (x.astype("float32"),), serve, latents(FLAGS.serve_batch)
-
-
-def dpe_case():
-    """DPE in --mode at --image_size on random pairs; serving = enhancing --serve_size photos."""
-    from dpe_tf import serving
-    from dpe_tf.model import DPE
-    model = DPE(mode=FLAGS.mode or "2way", image_size=FLAGS.image_size)
-    rng = np.random.default_rng(0)
-    shape = (FLAGS.batch_size, FLAGS.image_size, FLAGS.image_size, 3)
-    x, y = (rng.uniform(0, 1, shape).astype("float32") for _ in range(2))
-    h, w = (int(v) for v in FLAGS.serve_size or (FLAGS.image_size,) * 2)
-
-    def serve(images):
-        return serving.enhance_uint8(model.generator, images, image_size=FLAGS.image_size)
-
-    return model, (x, y), serve, np.zeros((FLAGS.serve_batch, h, w, 3), np.uint8)
-
-
-def pienet_case():
-    """PieNet's --mode stage at --image_size on random pairs of 5 users; serving = enhancing
-    --serve_size photos with one preference vector."""
-    from pienet_tf import serving
-    from pienet_tf.model import PieNet
-    model = PieNet(users=[f"user{i}" for i in range(5)], stage=FLAGS.mode or "enhance",
-                   image_size=FLAGS.image_size)
-    rng = np.random.default_rng(0)
-    shape = (FLAGS.batch_size, FLAGS.image_size, FLAGS.image_size, 3)
-    x, y = (rng.uniform(0, 1, shape).astype("float32") for _ in range(2))
-    users = (np.arange(FLAGS.batch_size) % 5).astype("int32")
-    preference = model.style_vectors()[1][:1]
-    h, w = (int(v) for v in FLAGS.serve_size or (FLAGS.image_size,) * 2)
-
-    def serve(images):
-        return serving.enhance_uint8(model.enhancer, images, preference)
-
-    return model, ((x, users), y), serve, np.zeros((FLAGS.serve_batch, h, w, 3), np.uint8)
-
-
-def gpen_case():
-    """GPEN's --mode stage on random faces: BFR-256 at --image_size 256, else BFR-512's widths;
-    serving = restoring --serve_size faces (resized to the model's size and back)."""
-    from gpen_tf import serving
-    from gpen_tf.model import GPEN
-    widths = dict(channel_multiplier=1, narrow=0.5) if FLAGS.image_size == 256 else {}
-    model = GPEN(size=FLAGS.image_size, stage=FLAGS.mode or "restore", **widths)
-    rng = np.random.default_rng(0)
-    shape = (FLAGS.batch_size, FLAGS.image_size, FLAGS.image_size, 3)
-    degraded, clean = (rng.uniform(-1, 1, shape).astype("float32") for _ in range(2))
-    h, w = (int(v) for v in FLAGS.serve_size or (FLAGS.image_size,) * 2)
-
-    def serve(images):
-        return serving.restore_uint8(model.generator, images, FLAGS.image_size)
-
-    return model, (degraded, clean), serve, np.zeros((FLAGS.serve_batch, h, w, 3), np.uint8)
-
-
-CASES = {"pix2pix": pix2pix_case, "dcgan": dcgan_case, "dpe": dpe_case, "pienet": pienet_case,
-         "gpen": gpen_case}
 
 
 class StepTimes(keras.callbacks.Callback):
@@ -172,7 +84,9 @@ def main(argv):
           f"{'infer ms/call':>15}")
     for policy, xla in itertools.product(FLAGS.precisions, FLAGS.xla):
         keras.mixed_precision.set_global_policy(policy)
-        model, batch, serve, served = CASES[FLAGS.model]()
+        model, batch, serve, served = speed_cases.build(
+            FLAGS.model, mode=FLAGS.mode, image_size=FLAGS.image_size, batch_size=FLAGS.batch_size,
+            serve_batch=FLAGS.serve_batch, serve_size=FLAGS.serve_size)
         model.compile(jit_compile=xla == "on")
         step = train_seconds(model, batch)
         infer = tf.function(serve, jit_compile=xla == "on")

@@ -17,11 +17,12 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+# This package first: importing it sets TensorFlow's CPU options, read when TensorFlow loads.
+from gpen_tf import faces, networks, serving  # noqa: E402
+
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
-
-from gpen_tf import faces, networks, serving  # noqa: E402
 
 flags.DEFINE_integer("size", 512, "The generator's face size.")
 flags.DEFINE_integer("channel_multiplier", 2, "GPEN's channel multiplier (BFR-512: 2).")

@@ -18,11 +18,12 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+# This package first: importing it sets TensorFlow's CPU options, read when TensorFlow loads.
+from common import export, formats, runtime  # noqa: E402
+
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from absl import app, flags, logging  # noqa: E402
-
-from common import export, formats, runtime  # noqa: E402
 
 MODELS = ["pix2pix", "dcgan", "dpe", "pienet", "gpen"]
 flags.DEFINE_list("models", MODELS, "Which models.")

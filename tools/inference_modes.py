@@ -15,13 +15,14 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-from absl import app, flags  # noqa: E402
-
+# This package first: importing it sets TensorFlow's CPU options, read when TensorFlow loads.
 from common import callbacks, data, images  # noqa: E402
 from pix2pix_tf import Pix2Pix, inference  # noqa: E402
 from pix2pix_tf.model import VALUE_RANGE  # noqa: E402
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+from absl import app, flags  # noqa: E402
 
 flags.DEFINE_string("model_dir", None, "A pix2pix training run (its checkpoints/).", required=True)
 flags.DEFINE_string("data", None, "Test pairs, as pix2pix_tf.train's --val_data.", required=True)

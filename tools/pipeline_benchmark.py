@@ -23,12 +23,13 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+# This package first: importing it sets TensorFlow's CPU options, read when TensorFlow loads.
+from common import data, images  # noqa: E402
+
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 from PIL import Image  # noqa: E402
-
-from common import data, images  # noqa: E402
 
 flags.DEFINE_string("data", None, "A folder of images; default: --photos synthetic JPEG photos.")
 flags.DEFINE_integer("photos", 50, "How many synthetic photos to make.")

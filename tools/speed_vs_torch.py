@@ -1,0 +1,180 @@
+"""Our models against a PyTorch reference of the same networks and steps, side by side, in alternating
+rounds (a benchmark, not a test).
+
+PyTorch is never a dependency of this package: install it in a throwaway environment and point
+--torch_python at it.
+
+    python3 -m venv /tmp/torchenv && /tmp/torchenv/bin/pip install torch numpy
+    python tools/speed_vs_torch.py --torch_python=/tmp/torchenv/bin/python
+
+Each case starts one worker process for the reference (tools/torch_reference.py: float32, as the
+official code runs) and one for each of our --precisions (`off` is float32; `auto` is what training
+picks: bfloat16 on a CPU that computes it natively, else float32; on a GPU mixed_float16 with XLA).
+After their warm-up steps the workers take turns, --rounds times, each running --steps timed steps
+while the others wait, so that a machine slowing down or speeding up hits every side alike. It prints
+the median milliseconds per step (and the range of the rounds' medians), and the reference's time
+divided by ours: above 1 means ours is faster. Runs unchanged on a GPU (both sides use it).
+"""
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+
+TOOLS = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(TOOLS))
+
+from absl import app, flags  # noqa: E402
+
+# case: (model, image size, batch size, what is timed)
+CASES = {
+    "pix2pix_train": ("pix2pix", 256, 1, "train"),
+    "dcgan_train": ("dcgan", 64, 64, "train"),
+    "dpe_train": ("dpe", 512, 3, "train"),
+    "dpe_infer": ("dpe", 512, 1, "infer"),
+    "gpen256_infer": ("gpen", 256, 1, "infer"),
+    "gpen512_infer": ("gpen", 512, 1, "infer"),
+}
+
+flags.DEFINE_list("cases", list(CASES), f"Cases to run, of {', '.join(CASES)}.")
+flags.DEFINE_list("precisions", ["off", "auto"], "Our --mixed_precision settings to measure.")
+flags.DEFINE_string("torch_python", None, "Python interpreter of an environment with torch.")
+flags.DEFINE_integer("rounds", 3, "Turns each worker takes.")
+flags.DEFINE_integer("steps", 3, "Timed steps per turn.")
+flags.DEFINE_integer("warmup", 2, "Untimed steps before the first turn (tracing, allocation).")
+flags.DEFINE_string("worker", None, "Internal: run our side of this case as a worker.")
+flags.DEFINE_string("precision", "auto", "Internal: the worker's --mixed_precision.")
+FLAGS = flags.FLAGS
+
+
+def weight_count(nets):
+    """Weights a PyTorch module would list as parameters: all but batch norm's moving statistics."""
+    return sum(int(w.numpy().size) for net in nets for w in net.weights if "moving_" not in w.path)
+
+
+def our_worker(case):
+    """Our side of `case`, timed through the training function `fit` runs, or the serving function."""
+    import speed_cases  # first: importing this package sets TensorFlow's CPU options
+    import speed_protocol
+    from common import runtime
+
+    import numpy as np
+    import tensorflow as tf
+
+    rt = runtime.configure(mixed_precision=FLAGS.precision)
+    name, size, batch_size, kind = CASES[case]
+    model, batch, serve, served = speed_cases.build(
+        name, mode="supervised" if name == "dpe" else None, image_size=size, batch_size=batch_size)
+    nets = [model.generator]
+    if kind == "train":
+        nets += [model.discriminator] if getattr(model, "discriminator", None) else []
+        model.compile(jit_compile=rt.jit_compile)
+        model.make_train_function()
+        iterator = iter(tf.data.Dataset.from_tensors(batch).repeat())
+
+        def step():  # reading the logs waits for the step to finish, also on a GPU
+            tf.nest.map_structure(np.asarray, model.train_function(iterator))
+    else:
+        fn = tf.function(serve, jit_compile=rt.jit_compile)
+        inputs = tf.constant(served)
+
+        def step():
+            fn(inputs).numpy()
+
+    gpus = tf.config.list_physical_devices("GPU")
+    device = (tf.config.experimental.get_device_details(gpus[0]).get("device_name", "gpu") if gpus
+              else f"cpu ({os.cpu_count()} threads)")
+    speed_protocol.serve(step, FLAGS.warmup, parameters=weight_count(nets), device=device,
+                         framework=f"tensorflow {tf.__version__}",
+                         precision=rt.policy + (" + XLA" if rt.jit_compile else ""))
+
+
+class Worker:
+    """One timing process; its stderr goes to a file that is shown if it fails."""
+
+    def __init__(self, label, command):
+        self.label = label
+        self.log = tempfile.TemporaryFile("w+")
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=self.log, text=True, cwd=TOOLS)
+        self.about = json.loads(self._reply())
+        self.times = []
+        self.round_medians = []
+
+    def _reply(self):
+        line = self.process.stdout.readline()
+        if not line:
+            self.log.seek(0)
+            raise RuntimeError(f"{self.label} worker failed:\n{self.log.read()[-3000:]}")
+        return line
+
+    def run(self, steps):
+        self.process.stdin.write(f"{steps}\n")
+        self.process.stdin.flush()
+        times = json.loads(self._reply())
+        self.times += times
+        self.round_medians.append(statistics.median(times))
+
+    def close(self):
+        self.process.stdin.close()
+        self.process.wait()
+        self.log.close()
+
+    def milliseconds(self):
+        return 1000 * statistics.median(self.times)
+
+    def spread(self):
+        return f"{1000 * min(self.round_medians):.0f}-{1000 * max(self.round_medians):.0f}"
+
+
+def run_case(case):
+    name, size, batch_size, kind = CASES[case]
+    reference = Worker("reference", [
+        FLAGS.torch_python, "torch_reference.py", f"--case={name}_{kind}",
+        f"--image_size={size}", f"--batch_size={batch_size}", f"--warmup={FLAGS.warmup}"])
+    ours = [Worker(f"ours ({precision})", [
+        sys.executable, os.path.abspath(__file__), f"--worker={case}", f"--precision={precision}",
+        f"--warmup={FLAGS.warmup}"]) for precision in FLAGS.precisions]
+    workers = [reference] + ours
+    for r in range(FLAGS.rounds):
+        for worker in workers[r % len(workers):] + workers[:r % len(workers)]:
+            worker.run(FLAGS.steps)
+    for worker in workers:
+        worker.close()
+    return reference, ours
+
+
+def main(argv):
+    del argv
+    if FLAGS.worker:
+        our_worker(FLAGS.worker)
+        return
+    unknown = sorted(set(FLAGS.cases) - set(CASES))
+    if unknown:
+        sys.exit(f"--cases: unknown {', '.join(unknown)}; choose from {', '.join(CASES)}")
+    if not FLAGS.torch_python:
+        sys.exit("--torch_python: give the Python of an environment with torch")
+    from common import runtime
+    cpu = sorted(runtime.cpu_flags() & {"avx2", "avx512f", "avx512_bf16", "amx_bf16"})
+    print(f"CPU flags: {' '.join(cpu) or 'unknown'}; {FLAGS.rounds} rounds of {FLAGS.steps} steps; "
+          f"ms per step, median (range of the rounds' medians); ratio = reference / ours")
+    for case in FLAGS.cases:
+        _, size, batch_size, _ = CASES[case]
+        reference, ours = run_case(case)
+        print(f"\n{case} ({size} px, batch {batch_size}); reference {reference.about['framework']} "
+              f"on {reference.about['device']}, {reference.about['parameters']:,} parameters")
+        print(f"  reference  {reference.about['precision']:<24}{reference.milliseconds():>9.0f} ms "
+              f"({reference.spread()})")
+        for precision, worker in zip(FLAGS.precisions, ours):
+            about = worker.about
+            check = "" if about["parameters"] == reference.about["parameters"] else (
+                f"  [parameters differ: {about['parameters']:,}]")
+            print(f"  ours {precision:<5} {about['precision']:<24}{worker.milliseconds():>9.0f} ms "
+                  f"({worker.spread()})  x{reference.milliseconds() / worker.milliseconds():.2f}"
+                  f"  on {about['device']}{check}", flush=True)
+
+
+if __name__ == "__main__":
+    app.run(main)
