@@ -151,12 +151,14 @@ def main(argv):
     if FLAGS.worker:
         our_worker(FLAGS.worker)
         return
-    unknown = sorted(set(FLAGS.cases) - set(CASES))
-    if unknown:
-        sys.exit(f"--cases: unknown {', '.join(unknown)}; choose from {', '.join(CASES)}")
+    from common import runtime
+    for flag, given, known in (("cases", FLAGS.cases, CASES), ("precisions", FLAGS.precisions,
+                                                                runtime.PRECISIONS)):
+        unknown = sorted(set(given) - set(known))
+        if unknown:
+            sys.exit(f"--{flag}: unknown {', '.join(unknown)}; choose from {', '.join(known)}")
     if not FLAGS.torch_python:
         sys.exit("--torch_python: give the Python of an environment with torch")
-    from common import runtime
     cpu = sorted(runtime.cpu_flags() & {"avx2", "avx512f", "avx512_bf16", "amx_bf16"})
     print(f"CPU flags: {' '.join(cpu) or 'unknown'}; {FLAGS.rounds} rounds of {FLAGS.steps} steps; "
           f"ms per step, median (range of the rounds' medians); ratio = reference / ours")
