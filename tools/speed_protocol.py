@@ -2,9 +2,10 @@
 neither TensorFlow nor PyTorch).
 
 A worker builds its case, runs the untimed warm-up steps and prints one JSON line describing itself;
-then, for each line "N" read from stdin, it runs N steps and prints their wall times in seconds as a
-JSON list. It exits at the end of stdin. The driver thus decides when each worker runs, so that workers
-alternate and never run at the same time.
+then, for each line "N" read from stdin, it runs one untimed step (the others ran meanwhile: caches and
+freed memory are cold) and N timed steps, and prints their wall times in seconds as a JSON list. It
+exits at the end of stdin. The driver thus decides when each worker runs, so that workers alternate and
+never run at the same time.
 """
 
 import json
@@ -18,6 +19,7 @@ def serve(step, warmup, **about):
         step()
     print(json.dumps(about), flush=True)
     for line in sys.stdin:
+        step()
         times = []
         for _ in range(int(line)):
             start = time.perf_counter()

@@ -9,11 +9,12 @@ PyTorch is never a dependency of this package: install it in a throwaway environ
 
 Each case starts one worker process for the reference (tools/torch_reference.py: float32, as the
 official code runs) and one for each of our --precisions (`off` is float32; `auto` is what training
-picks: bfloat16 on a CPU that computes it natively, else float32; on a GPU mixed_float16 with XLA).
-After their warm-up steps the workers take turns, --rounds times, each running --steps timed steps
-while the others wait, so that a machine slowing down or speeding up hits every side alike. It prints
-the median milliseconds per step (and the range of the rounds' medians), and the reference's time
-divided by ours: above 1 means ours is faster. Runs unchanged on a GPU (both sides use it).
+picks: bfloat16 on a CPU that computes it natively, else float32; on a GPU mixed_float16, training with
+XLA). After their warm-up steps the workers take turns, --rounds times, each running one untimed step
+and --steps timed ones while the others wait, so that a machine slowing down or speeding up hits every
+side alike. It prints the median milliseconds per step (and the range of the rounds' medians), and the
+reference's time divided by ours: above 1 means ours is faster. Runs unchanged on a GPU (both sides use
+it).
 """
 
 import json

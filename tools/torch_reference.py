@@ -124,19 +124,17 @@ SELU_SCALE = 1.0026538655307724
 
 
 class SymmetricPad(nn.Module):
-    """tf.pad(mode='SYMMETRIC') on H and W: the edge pixel repeated; an index gather per axis."""
+    """tf.pad(mode='SYMMETRIC') on H and W (the edge pixel repeated): the flipped edge rows, then
+    columns, concatenated (the fastest of a gather and this, in both directions, on the CPU)."""
 
     def __init__(self, pad):
         super().__init__()
         self.pad = pad
 
     def forward(self, x):
-        for axis in (2, 3):
-            n = x.shape[axis]
-            index = torch.cat([torch.arange(self.pad - 1, -1, -1), torch.arange(n),
-                               torch.arange(n - 1, n - 1 - self.pad, -1)]).to(x.device)
-            x = x.index_select(axis, index)
-        return x
+        p = self.pad
+        x = torch.cat([x[:, :, :p].flip(2), x, x[:, :, -p:].flip(2)], 2)
+        return torch.cat([x[:, :, :, :p].flip(3), x, x[:, :, :, -p:].flip(3)], 3)
 
 
 def dpe_conv(cin, cout, k, stride=1):
