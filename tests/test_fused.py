@@ -20,8 +20,17 @@ from pix2pix_tf import Pix2Pix
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def _op_types(function, *args):
+    """The op types in the graph that tf.function `function` traces, nested functions included:
+    so that a test of a fused path also fails when the code quietly takes Keras' path."""
+    graph = function.get_concrete_function(*args).graph.as_graph_def()
+    return ({node.op for node in graph.node}
+            | {node.op for f in graph.library.function for node in f.node_def})
+
+
 def _adam_run(optimizer_class, strategy, **settings):
-    """25 steps on three variables; their values and the moments, as each replica holds them."""
+    """25 steps on three variables: their values and the moments, as each replica holds them, and
+    the op types of the step."""
     rng = np.random.default_rng(0)
     shapes = [(3, 3, 4, 8), (8,), (1000,)]
     initial = [rng.standard_normal(s).astype("float32") for s in shapes]
@@ -41,7 +50,8 @@ def _adam_run(optimizer_class, strategy, **settings):
             holder.assign(value)
         step()
     state = variables + optimizer.variables[1:]  # after the step counter
-    return [np.asarray(t) for v in state for t in strategy.experimental_local_results(v.value)]
+    values = [np.asarray(t) for v in state for t in strategy.experimental_local_results(v.value)]
+    return values, _op_types(step)
 
 
 @pytest.mark.parametrize("beta_1, mirrored", [(0.5, False), (0.0, False), (0.5, True)])
@@ -49,8 +59,9 @@ def test_fused_adam_equals_keras_adam(beta_1, mirrored, two_cpu_strategy):
     """beta_1 0.5: pix2pix's and DCGAN's; 0: GPEN's. Mirrored: the update in each replica's copy."""
     strategy = two_cpu_strategy if mirrored else tf.distribute.get_strategy()
     settings = dict(learning_rate=1e-2, beta_1=beta_1, beta_2=0.99, epsilon=1e-8)
-    expected = _adam_run(keras.optimizers.Adam, strategy, **settings)
-    got = _adam_run(optimizers.Adam, strategy, **settings)
+    expected, keras_ops = _adam_run(keras.optimizers.Adam, strategy, **settings)
+    got, fused_ops = _adam_run(optimizers.Adam, strategy, **settings)
+    assert "ResourceApplyAdam" in fused_ops and "ResourceApplyAdam" not in keras_ops
     assert len(got) == len(expected) == 10 * (2 if mirrored else 1)  # 3 weights, rate, 6 moments
     for e, g in zip(expected, got):  # weights, then the moments
         np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-6)
@@ -85,6 +96,10 @@ def test_fused_batch_norm_equals_keras(policy):
     for e, g in zip(expected, got):
         np.testing.assert_allclose(g, e, rtol=tolerance, atol=tolerance)
     assert not np.allclose(got[-3], 0) and not np.allclose(got[-2], 1)  # the statistics moved
+    layer = layers.BatchNormalization()
+    layer.build(x.shape)
+    training = _op_types(tf.function(lambda t: layer(t, training=True)), tf.TensorSpec(x.shape))
+    assert "FusedBatchNormV3" in training
 
 
 def test_every_model_uses_the_fused_layers():
