@@ -18,6 +18,7 @@ it).
 """
 
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -52,7 +53,7 @@ FLAGS = flags.FLAGS
 
 def weight_count(nets):
     """Weights a PyTorch module would list as parameters: all but batch norm's moving statistics."""
-    return sum(int(w.numpy().size) for net in nets for w in net.weights if "moving_" not in w.path)
+    return sum(math.prod(w.shape) for net in nets for w in net.weights if "moving_" not in w.path)
 
 
 def our_worker(case):
@@ -73,7 +74,7 @@ def our_worker(case):
     # the antialiased resize of DPE's and GPEN's serving has no XLA kernel.
     jit = rt.jit_compile and kind == "train"
     if kind == "train":
-        nets += [model.discriminator] if getattr(model, "discriminator", None) else []
+        nets += [model.discriminator] if model.discriminator is not None else []  # DPE supervised
         model.compile(jit_compile=jit)
         model.make_train_function()
         iterator = iter(tf.data.Dataset.from_tensors(batch).repeat())
