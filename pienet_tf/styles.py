@@ -1,8 +1,8 @@
 """The demo 'users': retouching presets applied to the demo photos, as TensorFlow image ops.
 
 PieNet learns from many users who retouched the same photos (FiveK's experts A-E, plus preset- and
-algorithm-made styles in the paper). The demo has no retoucher, so each user here is a fixed preset, a
-plausible photo edit of its own. Fourteen named presets train (warm, cool, bright, faded, punchy, noir,
+algorithm-made styles in the paper). The demo has no retoucher, so each user here is a preset, a
+plausible photo edit of its own, that varies a little from photo to photo (below). Fourteen named presets train (warm, cool, bright, faded, punchy, noir,
 dark, muted, contrast, golden, matte_cool, green_tint, magenta_tint, cross_process), and so do forty
 generated looks (look_00 ... look_39: saturation, exposure, contrast, white balance, levels and split
 toning, each setting drawn at a random strength from a fixed seed). Three named presets are held out
@@ -11,8 +11,13 @@ handful of preferred photos, as the paper's new users. A new user can only be fo
 users span tastes like theirs: with six training users the held-out ones were not, and with the
 fourteen named ones a mild edit such as teal_orange had no neighbour milder than doing nothing.
 
-Every preset maps uint8 photos [..., H, W, 3] to uint8 photos of the same shape, pixel by pixel
-(no randomness), so that it also works on a batch and inside tf.data.
+A user's retouch of a photo (`apply`) is its preset (`preset`) followed by a small edit of that photo's
+own: exposure, white balance and saturation moved by random amounts (VARIATION) drawn from the user and
+the photo's pixels. Real retouchers do not apply one fixed preset either, and it is what makes more
+liked photos tell more: with a fixed preset one photo shows the whole taste, so five could not beat one.
+Both map uint8 photos [..., H, W, 3] to uint8 photos of the same shape and give the same output for
+the same photo every time (one by one or in a batch, where a rounding may differ by one level), so
+that they work inside tf.data.
 """
 
 import numpy as np
@@ -174,10 +179,48 @@ HELD_OUT = ("moody", "vintage", "teal_orange")
 TRAIN = tuple(name for name in NAMES if name not in HELD_OUT)
 
 
-def apply(name, photos):
-    """The preset `name` applied to uint8 photos [..., H, W, 3]: uint8 of the same shape."""
+# Standard deviations of the per-photo edit's log factors: exposure (a gamma), white balance (each
+# channel's gain) and saturation.
+VARIATION = dict(exposure=0.12, balance=0.04, saturation=0.12)
+
+
+def _index(name):
     if name not in NAMES:
         raise ValueError(f"unknown style {name!r}; the demo styles are {', '.join(NAMES)}")
-    x = tf.cast(photos, tf.float32) / 255.0
-    y = _PRESETS[NAMES.index(name)](x)
-    return tf.cast(tf.round(tf.clip_by_value(y, 0.0, 1.0) * 255.0), tf.uint8)
+    return NAMES.index(name)
+
+
+def _edited(name, photos):
+    return tf.clip_by_value(_PRESETS[_index(name)](tf.cast(photos, tf.float32) / 255.0), 0.0, 1.0)
+
+
+def _to_uint8(x):
+    return tf.cast(tf.round(tf.clip_by_value(x, 0.0, 1.0) * 255.0), tf.uint8)
+
+
+def preset(name, photos):
+    """The preset `name` alone (the user's taste) on uint8 photos [..., H, W, 3]: uint8 of the same
+    shape, the same edit on every photo."""
+    return _to_uint8(_edited(name, photos))
+
+
+def _photo_normals(name, photos):
+    """Five standard normal numbers [..., 5] for each photo of uint8 `photos` [..., H, W, 3], fixed by
+    the user and the sum of the photo's pixels."""
+    shape = tf.shape(photos)
+    flat = tf.reshape(photos, tf.concat([[-1], shape[-3:]], axis=0))
+    sums = tf.reduce_sum(tf.cast(flat, tf.int64), axis=[1, 2, 3]) % (2 ** 31 - 1)
+    user = tf.constant(_index(name), tf.int64)
+    normals = tf.map_fn(lambda s: tf.random.stateless_normal([5], tf.stack([user, s])), sums,
+                        fn_output_signature=tf.float32)
+    return tf.reshape(normals, tf.concat([shape[:-3], [5]], axis=0))
+
+
+def apply(name, photos):
+    """User `name`'s retouch of uint8 photos [..., H, W, 3]: its preset, then the photo's own edit of
+    exposure, white balance and saturation (see VARIATION); uint8 of the same shape."""
+    y = _edited(name, photos)
+    draws = _photo_normals(name, photos)[..., None, None, :]  # [..., 1, 1, 5]
+    y = tf.clip_by_value(_saturate(y, tf.exp(VARIATION["saturation"] * draws[..., 4:])), 0.0, 1.0)
+    y = y ** tf.exp(VARIATION["exposure"] * draws[..., :1])
+    return _to_uint8(y * tf.exp(VARIATION["balance"] * draws[..., 1:4]))

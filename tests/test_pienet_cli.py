@@ -44,7 +44,8 @@ def _tables(lines):
     for line in lines:
         if line.startswith(("PSNR (dB)", "SSIM")):
             current = tables.setdefault(line.split("  ")[0], {"columns": line.split()[-4:]})
-        elif current is not None and line.split() and line.split()[0] in ("input", "stored", "N=1", "N=3"):
+        elif current is not None and line.split() and (line.split()[0] in ("input", "stored")
+                                                       or line.startswith("N=")):
             current[line.split()[0]] = [float(v) for v in line.split()[1:]]
     return tables
 
@@ -70,3 +71,15 @@ def test_evaluate_tables_against_n_means_over_models_and_pictures(trained, tmp_p
     assert abs(psnr["N=1"][0] - psnr["input"][0]) < 3.0
     for user in ("moody", "vintage", "teal_orange"):  # 2 test photos x (input | N=1 | N=3 | retouch)
         assert images.read_image(tmp_path / f"{user}.jpg").shape == (2 * 32 + 2, 4 * 32 + 3 * 2, 3)
+
+
+def test_evaluate_takes_every_set_of_liked_photos_when_they_are_few(trained):
+    """With --trials at least the number of sets, the draws are every set: the seed cannot matter. A
+    training user's stored vector is the mean over all its photos, which is the one set of N = 7."""
+    rows = []
+    for seed in (1, 2):
+        result = run("pienet_tf.evaluate", f"--model={trained / 'saved_model'}", "--data=demo:styles:test",
+                     "--users=warm", "--num_preferred=1,7", "--trials=7", f"--seed={seed}")
+        rows.append(_tables(result.stdout.splitlines())["PSNR (dB)"])
+    assert rows[0]["N=1"] == rows[1]["N=1"]
+    assert rows[0]["stored"] == pytest.approx(rows[0]["N=7"], abs=0.01)

@@ -22,7 +22,7 @@ def _colours(seed=0):
 
 
 def _styled(name, photo):
-    return styles.apply(name, photo).numpy().astype(float)
+    return styles.preset(name, photo).numpy().astype(float)
 
 
 def _saturation(x):
@@ -43,10 +43,10 @@ def photos():
 def test_presets_are_uint8_deterministic_distinct_and_split(photos):
     outputs = {}
     for name in styles.NAMES:
-        out = styles.apply(name, photos).numpy()
+        out = styles.preset(name, photos).numpy()
         assert out.dtype == np.uint8 and out.shape == photos.shape
-        np.testing.assert_array_equal(out, styles.apply(name, photos).numpy())
-        np.testing.assert_array_equal(out[1], styles.apply(name, photos[1]).numpy())  # batch = one by one
+        np.testing.assert_array_equal(out, styles.preset(name, photos).numpy())
+        np.testing.assert_array_equal(out[1], styles.preset(name, photos[1]).numpy())  # batch = one by one
         assert np.abs(out.astype(float) - photos).mean() > 2  # a visible edit
         outputs[name] = out.astype(float)
     named = styles.NAMES[:-styles.GENERATED]
@@ -60,8 +60,27 @@ def test_presets_are_uint8_deterministic_distinct_and_split(photos):
     assert len(named) == 17 and len(styles.NAMES) == 57 and len(styles.HELD_OUT) == 3
     assert set(styles.TRAIN) | set(styles.HELD_OUT) == set(styles.NAMES)
     assert not set(styles.TRAIN) & set(styles.HELD_OUT)
-    with pytest.raises(ValueError, match="unknown style 'sunny'.*warm, cool"):
-        styles.apply("sunny", photos)
+    for fn in (styles.preset, styles.apply):
+        with pytest.raises(ValueError, match="unknown style 'sunny'.*warm, cool"):
+            fn("sunny", photos)
+
+
+def test_a_users_retouch_varies_from_photo_to_photo_around_its_preset(photos):
+    many = np.stack([_colours(seed) for seed in range(64)])
+    for name in ("warm", "look_00"):
+        out = styles.apply(name, many).numpy()
+        np.testing.assert_array_equal(out, styles.apply(name, many).numpy())
+        assert np.abs(out[3].astype(int) - styles.apply(name, many[3]).numpy()).max() <= 1
+        # The photo's own edit: mean gain of each channel over the preset's, per photo.
+        gains = np.log(out.mean((1, 2)) / styles.preset(name, many).numpy().mean((1, 2)))
+        assert np.all(gains.std(0) > 0.05) and np.all(np.abs(gains.mean(0)) < 0.04)  # centred on the preset
+    # Another user gets other draws on the same photos.
+    warm, cool = (np.log(styles.apply(n, photos).numpy().mean((1, 2))
+                         / styles.preset(n, photos).numpy().mean((1, 2))) for n in ("warm", "cool"))
+    assert np.abs(warm - cool).max() > 0.02
+    # Known values on gray 200: the draws come from the user and the pixels, the same on every machine.
+    gray = np.full((1, 1, 3), 200, np.uint8)
+    np.testing.assert_array_equal(styles.apply("warm", gray)[0, 0], [225, 220, 158])  # preset: 224, 204, 164
 
 
 def test_each_preset_does_what_its_name_says():
@@ -72,10 +91,10 @@ def test_each_preset_does_what_its_name_says():
 
     # Known values on gray 200 (R = G = B = 200/255), worked out from the presets' formulas.
     gray = np.full((1, 1, 3), 200, np.uint8)
-    np.testing.assert_array_equal(styles.apply("warm", gray)[0, 0], [224, 204, 164])  # x 1.12, 1.02, 0.82
-    np.testing.assert_array_equal(styles.apply("faded", gray)[0, 0], [181] * 3)  # 0.16 + 0.7 * 200/255
+    np.testing.assert_array_equal(styles.preset("warm", gray)[0, 0], [224, 204, 164])  # x 1.12, 1.02, 0.82
+    np.testing.assert_array_equal(styles.preset("faded", gray)[0, 0], [181] * 3)  # 0.16 + 0.7 * 200/255
     # The generated looks come from a fixed seed: the same settings on every machine.
-    np.testing.assert_array_equal(styles.apply("look_00", gray)[0, 0], [193, 186, 200])
+    np.testing.assert_array_equal(styles.preset("look_00", gray)[0, 0], [193, 186, 200])
     assert rb(_styled("warm", colours)) > 1.3 * rb(colours)
     assert rb(_styled("cool", colours)) < 0.8 * rb(colours)
     assert _styled("bright", colours).mean() > colours.mean() + 25
