@@ -2,14 +2,15 @@
 
 PieNet learns from many users who retouched the same photos (FiveK's experts A-E, plus preset- and
 algorithm-made styles in the paper). The demo has no retoucher, so each user here is a preset, a
-plausible photo edit of its own, that varies a little from photo to photo (below). Fourteen named presets train (warm, cool, bright, faded, punchy, noir,
-dark, muted, contrast, golden, matte_cool, green_tint, magenta_tint, cross_process), and so do forty
-generated looks (look_00 ... look_39: saturation, exposure, contrast, white balance, levels and split
-toning, each setting drawn at a random strength from a fixed seed). Three named presets are held out
-(moody, vintage, teal_orange): the model never sees them in training and must follow them from a
-handful of preferred photos, as the paper's new users. A new user can only be followed if the training
-users span tastes like theirs: with six training users the held-out ones were not, and with the
-fourteen named ones a mild edit such as teal_orange had no neighbour milder than doing nothing.
+plausible photo edit of its own, that varies a little from photo to photo (below). Fourteen named
+presets train (warm, cool, bright, faded, punchy, noir, dark, muted, contrast, golden, matte_cool,
+green_tint, magenta_tint, cross_process), and so do forty generated looks (look_00 ... look_39:
+saturation, exposure, contrast, white balance, levels and split toning, each setting drawn at a random
+strength from a fixed seed). Three named presets are held out (moody, vintage, teal_orange): the model
+never sees them in training and must follow them from a handful of preferred photos, as the paper's
+new users. A new user can only be followed if the training users span tastes like theirs: with six
+training users the held-out ones were not, and with the fourteen named ones a mild edit such as
+teal_orange had no neighbour milder than doing nothing.
 
 A user's retouch of a photo (`apply`) is its preset (`preset`) followed by a small edit of that photo's
 own: exposure, white balance and saturation moved by random amounts (VARIATION) drawn from the user and
