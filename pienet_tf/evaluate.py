@@ -18,7 +18,7 @@ users of demo:styles.
 --model takes several SavedModels (e.g. one recipe trained with several --seed): each gets its table,
 then come their mean and each model's mean over the users, which show how the result varies.
 --pictures writes, from the first model, one picture per user: a row per test photo of input |
-enhanced with each N (the first draw) | the user's own retouch.
+enhanced with each N (its first set) | the user's own retouch.
 
 Exit codes: 0 all scored; 1 some photos could not be read (named, left out); 2 bad arguments.
 """
@@ -67,6 +67,7 @@ def evaluate_user(model, user, test_pairs, liked, counts, trials, rng, stored_na
     model stores the user), then each N."""
     inputs = [x for x, _ in test_pairs]
     targets = [y for _, y in test_pairs]
+    liked = np.asarray(liked)
     serve = model.signatures["serving_default"]
 
     def enhanced(vector):
@@ -83,7 +84,7 @@ def evaluate_user(model, user, test_pairs, liked, counts, trials, rng, stored_na
             continue
         draws = []
         for picked in liked_sets(len(liked), n, trials, rng):
-            vector = model.signatures["preference"](images=np.asarray(liked)[list(picked)])["preference"]
+            vector = model.signatures["preference"](images=liked[list(picked)])["preference"]
             made = enhanced(vector)
             outputs.setdefault(f"N={n}", made)
             draws.append(scores(made, targets))
