@@ -32,6 +32,6 @@ setup(
     # the suite on both cores of a small machine (`-n 2`); the deploy extra, whose formats are tested;
     # nbclient and ipykernel run the notebooks (notebooks/test_notebooks.py).
     extras_require={"deploy": DEPLOY,
-                    "test": ["pytest", "pytest-xdist", "scikit-image", "scipy", "nbclient", "nbformat",
+                    "test": ["pytest>=7.3", "pytest-xdist", "scikit-image", "scipy", "nbclient", "nbformat",
                              "ipykernel", *DEPLOY]},
 )

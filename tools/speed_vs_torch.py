@@ -14,9 +14,11 @@ XLA). After their warm-up steps the workers take turns, --rounds times, each run
 and --steps timed ones while the others wait, so that a machine slowing down or speeding up hits every
 side alike. It prints the median milliseconds per step (and the range of the rounds' medians), and the
 reference's time divided by ours: above 1 means ours is faster. Runs unchanged on a GPU (both sides use
-it).
+it). With --primitives (CPU) it also sums, per side, the time of the oneDNN kernels each step ran: the
+part of a step that no change above the kernels can shorten.
 """
 
+import collections
 import json
 import math
 import os
@@ -46,6 +48,9 @@ flags.DEFINE_string("torch_python", None, "Python interpreter of an environment 
 flags.DEFINE_integer("rounds", 3, "Turns each worker takes.")
 flags.DEFINE_integer("steps", 3, "Timed steps per turn.")
 flags.DEFINE_integer("warmup", 2, "Untimed steps before the first turn (tracing, allocation).")
+flags.DEFINE_bool("primitives", False,
+                  "Also print how long each side's oneDNN primitives ran per step, by kind (CPU only; "
+                  "from ONEDNN_VERBOSE, which slows the steps, so quote no ratio from such a run).")
 flags.DEFINE_string("worker", None, "Internal: run our side of this case as a worker.")
 flags.DEFINE_string("precision", "auto", "Internal: the worker's --mixed_precision.")
 FLAGS = flags.FLAGS
@@ -97,30 +102,54 @@ def our_worker(case):
 
 
 class Worker:
-    """One timing process; its stderr goes to a file that is shown if it fails."""
+    """One timing process; its stderr goes to a file that is shown if it fails.
+
+    With --primitives, oneDNN prints a line to stdout for every primitive it runs; those of the turns
+    are summed by (primitive kind, direction), and TensorFlow runs one op at a time
+    (TF_NUM_INTEROP_THREADS=1), as PyTorch does, so that ops running side by side on the shared
+    cores do not inflate each other's times.
+    """
 
     def __init__(self, label, command):
         self.label = label
         self.log = tempfile.TemporaryFile("w+")
+        env = dict(os.environ, ONEDNN_VERBOSE="1", TF_NUM_INTEROP_THREADS="1") \
+            if FLAGS.primitives else None
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=self.log, text=True, cwd=TOOLS)
+                                        stderr=self.log, text=True, cwd=TOOLS, env=env)
+        self.primitive_ms = collections.Counter()
         self.about = json.loads(self._reply())
+        self.primitive_ms.clear()  # those of the warm-up steps
+        self.steps_run = 0
         self.times = []
         self.round_medians = []
 
     def _reply(self):
-        line = self.process.stdout.readline()
-        if not line:
-            self.log.seek(0)
-            raise RuntimeError(f"{self.label} worker failed:\n{self.log.read()[-3000:]}")
-        return line
+        for line in self.process.stdout:
+            if not line.startswith("onednn_verbose"):
+                return line
+            fields = line.strip().split(",")
+            if "exec" in fields:  # ...,exec,cpu,KIND,IMPLEMENTATION,DIRECTION,...,MILLISECONDS
+                at = fields.index("exec")
+                self.primitive_ms[fields[at + 2], fields[at + 4]] += float(fields[-1])
+        self.log.seek(0)
+        raise RuntimeError(f"{self.label} worker failed:\n{self.log.read()[-3000:]}")
 
     def run(self, steps):
         self.process.stdin.write(f"{steps}\n")
         self.process.stdin.flush()
         times = json.loads(self._reply())
+        self.steps_run += steps + 1  # the untimed step of the turn ran too
         self.times += times
         self.round_medians.append(statistics.median(times))
+
+    def print_primitives(self):
+        total = sum(self.primitive_ms.values()) / self.steps_run
+        print(f"    {self.label}: oneDNN primitives {total:.0f} ms per step" if total else
+              f"    {self.label}: no oneDNN primitive ran")
+        for (kind, direction), ms in self.primitive_ms.most_common():
+            name = kind if direction == "undef" else f"{kind} {direction}"  # reorders have none
+            print(f"      {name}: {ms / self.steps_run:.1f}")
 
     def close(self):
         self.process.stdin.close()
@@ -181,6 +210,9 @@ def main(argv):
             print(f"  ours {precision:<5} {about['precision']:<24}{worker.milliseconds():>9.0f} ms "
                   f"({worker.spread()})  x{reference.milliseconds() / worker.milliseconds():.2f}"
                   f"  on {about['device']}{check}", flush=True)
+        if FLAGS.primitives:
+            for worker in [reference, *ours]:
+                worker.print_primitives()
 
 
 if __name__ == "__main__":
