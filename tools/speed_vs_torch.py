@@ -120,7 +120,6 @@ class Worker:
         self.primitive_ms = collections.Counter()
         self.about = json.loads(self._reply())
         self.primitive_ms.clear()  # those of the warm-up steps
-        self.steps_run = 0
         self.times = []
         self.round_medians = []
 
@@ -139,17 +138,17 @@ class Worker:
         self.process.stdin.write(f"{steps}\n")
         self.process.stdin.flush()
         times = json.loads(self._reply())
-        self.steps_run += steps + 1  # the untimed step of the turn ran too
         self.times += times
         self.round_medians.append(statistics.median(times))
 
     def print_primitives(self):
-        total = sum(self.primitive_ms.values()) / self.steps_run
+        steps_run = len(self.times) + len(self.round_medians)  # each turn began with an untimed step
+        total = sum(self.primitive_ms.values()) / steps_run
         print(f"    {self.label}: oneDNN primitives {total:.0f} ms per step" if total else
               f"    {self.label}: no oneDNN primitive ran")
         for (kind, direction), ms in self.primitive_ms.most_common():
             name = kind if direction == "undef" else f"{kind} {direction}"  # reorders have none
-            print(f"      {name}: {ms / self.steps_run:.1f}")
+            print(f"      {name}: {ms / steps_run:.1f}")
 
     def close(self):
         self.process.stdin.close()
