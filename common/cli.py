@@ -8,7 +8,6 @@ is not there, another model's export. `--help` exits 0.
 import re
 import sys
 
-import tensorflow as tf
 from absl import app
 
 
@@ -65,8 +64,10 @@ def run(main):
         except app.UsageError as err:
             err.exitcode = 2
             raise
-        except tf.errors.OpError as err:  # raised inside tf.data, where the image reader named it
-            found = re.search(r"cannot read image [^\n]*", err.message)
+        except Exception as err:  # an OpError raised inside tf.data, where the image reader named it
+            tf = sys.modules.get("tensorflow")  # not imported by tools that have not loaded it
+            found = (tf is not None and isinstance(err, tf.errors.OpError)
+                     and re.search(r"cannot read image [^\n]*", err.message))
             if not found:
                 raise
             print(f"error: {found.group(0)}", file=sys.stderr)

@@ -22,7 +22,7 @@ import uuid
 import keras
 import tensorflow as tf
 
-from common import data
+from common import data, resize
 
 PACKAGE = "gan-zoo-tf"
 
@@ -103,14 +103,28 @@ def image_signature(channels=3):
     return tf.TensorSpec([None, None, None, channels], tf.uint8, name="images")
 
 
-def translate_uint8(network, images, *, value_range, multiple=1):
-    """uint8 images through an image-to-image network, at their own size: what the export serves."""
+def _resized_uint8(images, height, width):
+    """uint8 images resized (bicubic, antialiased, as PIL's) and rounded to uint8 again, as a file is."""
+    resized = resize.resize(images, height, width, "bicubic")
+    return tf.cast(tf.clip_by_value(tf.round(resized), 0.0, 255.0), tf.uint8)
+
+
+def translate_uint8(network, images, *, value_range, multiple=1, size=None):
+    """uint8 images through an image-to-image network: what the export serves. The network runs at
+    their own size (mirror-padded to `multiple` and cropped back), or with `size` on a size x size
+    copy whose output is resized back to their size (the official pix2pix test's way)."""
     h, w = tf.shape(images)[1], tf.shape(images)[2]
+    if size is not None:
+        images = _resized_uint8(images, size, size)
     x = data.to_range(images, value_range)
     if network.input_shape[-1] == 1:
         x = tf.image.rgb_to_grayscale(x)
-    y = network(pad_to_multiple(x, multiple), training=False)[:, :h, :w]
-    return data.to_rgb(data.from_range(y, value_range))
+    if size is None:
+        y = network(pad_to_multiple(x, multiple), training=False)[:, :h, :w]
+    else:
+        y = network(x, training=False)
+    out = data.to_rgb(data.from_range(y, value_range))
+    return out if size is None else _resized_uint8(out, h, w)
 
 
 @contextlib.contextmanager

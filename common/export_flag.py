@@ -1,8 +1,8 @@
 """--export_formats, shared by every train.py and convert tool: which files an export writes."""
 
-from absl import app, flags
+import os
 
-from common import formats
+from absl import app, flags
 
 flags.DEFINE_string("export_formats", "saved_model",
                     "Comma-separated: saved_model, tflite, onnx. The SavedModel is always written; "
@@ -12,6 +12,7 @@ flags.DEFINE_string("export_formats", "saved_model",
 
 def chosen():
     """The formats of --export_formats; a usage error names an unknown one or the missing extra."""
+    from common import formats  # TensorFlow: the convert tools read their files first
     try:
         wanted = formats.parse(flags.FLAGS.export_formats)
         formats.require(wanted)
@@ -22,4 +23,11 @@ def chosen():
 
 def write_others(saved_model):
     """Convert the SavedModel just written to the other formats asked for; returns their paths."""
+    from common import formats
     return formats.write(saved_model, chosen())
+
+
+def print_others(output):
+    """write_others for a convert tool's --output folder, each file written named on stdout."""
+    for path in write_others(os.path.join(output, "saved_model")):
+        print(f"wrote {path}")

@@ -230,10 +230,11 @@ class Served:
         self.format, self.metadata = format, metadata
         self.signatures = {name: _numpy_outputs(fn) for name, fn in signatures.items()}
 
-    def serving(self):
-        """serving_default as a function of one uint8 image [H, W, 3] (the image tools' interface)."""
-        serve = self.signatures["serving_default"]
-        return lambda image: serve(images=np.asarray(image)[None])["images"][0]
+    def serving(self, signature="serving_default", **inputs):
+        """A signature as a function of one uint8 image [H, W, 3] (the image tools' interface), given
+        its other `inputs`."""
+        serve = self.signatures[signature]
+        return lambda image: serve(images=np.asarray(image)[None], **inputs)["images"][0]
 
 
 def _saved_model(loaded):

@@ -16,12 +16,13 @@ flags.DEFINE_string("output", None, "Folder for the results (PNG); it must not h
 FLAGS = flags.FLAGS
 
 
-def main_for(model):
+def main_for(model, serving=lambda served: served.serving()):
     """The main of a tool that runs exports of `model` (a class name) over --input, writing PNGs to
-    --output; another model's export is a bad argument."""
+    --output; another model's export is a bad argument. `serving(served)` picks the function of one
+    image from the opened export (common.formats.Served); a ValueError from it is a bad argument."""
     def main(argv):
         cli.check_arguments(argv, FLAGS, "model", "input", "output")
         cli.exit_after(lambda: images.process_files(FLAGS.input, FLAGS.output,
-                                                    formats.load(FLAGS.model, model).serving()))
+                                                    serving(formats.load(FLAGS.model, model))))
     return main
 

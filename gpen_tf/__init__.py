@@ -1,9 +1,21 @@
 """GPEN: GAN Prior Embedded Network for blind face restoration (Yang et al., CVPR 2021)."""
 
+import importlib
+
 import common  # first: importing it sets TensorFlow's CPU options, which TensorFlow reads when it loads
 
-from gpen_tf.faces import PhotoRestorer, restore_photo
-from gpen_tf.model import GPEN
-
-__all__ = ["GPEN", "PhotoRestorer", "restore_photo"]
+# The model classes load TensorFlow, so they are imported when first used: a command-line tool of
+# this package can then check its arguments and files (and print --help) before TensorFlow starts.
+_LAZY = {
+    "GPEN": "gpen_tf.model",
+    "PhotoRestorer": "gpen_tf.faces",
+    "restore_photo": "gpen_tf.faces",
+}
+__all__ = sorted(_LAZY)
 del common
+
+
+def __getattr__(name):
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_LAZY[name]), name)

@@ -5,9 +5,11 @@
 Every released FullGenerator converts: GPEN-BFR-256, -512, -1024 and -2048, GPEN-Colorization-1024,
 GPEN-Inpainting-1024 and GPEN-Seg2face-512 (give that one --value_range=0,1: it was trained without
 normalisation). Size, channel multiplier, narrow, style width and mapping depth are read from the
-tensors' shapes. A training checkpoint ({"g": ..., "d": ..., "g_ema": ...}) gives its EMA generator by
-default, or --key=g. PyTorch is not needed: the .pth is read by `common.pth`, which refuses a file that
-asks to run code. DIR receives
+tensors' shapes. A training checkpoint ({"g", "d", "g_ema", "g_optim", "d_optim"}) gives its EMA
+generator by default (or --key=g), and its discriminator when it is also the --discriminator
+(under --discriminator_key, default d). PyTorch is not needed: the .pth is read by `common.pth`, which
+refuses a file that asks to run code, and a file that cannot be read or is no GPEN network is named
+before TensorFlow loads. DIR receives
   saved_model/       what `python -m gpen_tf.restore --model=DIR/saved_model` runs;
   gpen.weights.h5    the networks, for fine-tuning in Python: `GPEN(**config).load_weights(...)`;
   config.json        that config (the GPEN arguments).
@@ -17,17 +19,18 @@ fit is named with the keys that do not.
 Exit codes: 0 written; 1 a checkpoint that cannot be read or does not fit; 2 bad arguments.
 """
 
-import os
-
 from absl import flags
 
 from common import cli, export_flag
-from gpen_tf import official
+from gpen_tf import checkpoints
 
 flags.DEFINE_string("checkpoint", None, "The generator's .pth (e.g. GPEN-BFR-512.pth).")
-flags.DEFINE_string("discriminator", None, "The discriminator's .pth (GPEN-BFR-512-D.pth), optional.")
-flags.DEFINE_string("key", None, "Entry of the .pth that holds the state dict, if it is wrapped "
-                    "(default: the first of state_dict, g_ema, ... that it has).")
+flags.DEFINE_string("discriminator", None, "The discriminator's .pth (GPEN-BFR-512-D.pth, or a training "
+                    "checkpoint), optional.")
+flags.DEFINE_string("key", None, "Entry of the generator's .pth that holds its state dict, if it is "
+                    "wrapped (default: the first of state_dict, g_ema, ... that it has).")
+flags.DEFINE_string("discriminator_key", checkpoints.DISCRIMINATOR_KEY, "Entry of the discriminator's "
+                    ".pth that holds its state dict, if it is wrapped (a training checkpoint's d).")
 flags.DEFINE_string("output", None, "Folder for saved_model/, gpen.weights.h5 and config.json.")
 flags.DEFINE_enum("value_range", "-1,1", ["-1,1", "0,1"], "The values the network was trained on: "
                   "the official -1,1, or 0,1 for GPEN-Seg2face (the official is_norm=False).")
@@ -36,15 +39,18 @@ FLAGS = flags.FLAGS
 
 def main(argv):
     cli.check_arguments(argv, FLAGS, "checkpoint", "output")
-    export_flag.chosen()  # an unknown format or a missing extra stops it before converting
-    model = cli.converted(official.convert, FLAGS.checkpoint, FLAGS.discriminator, key=FLAGS.key)
-    official.write(model, FLAGS.output, tuple(float(v) for v in FLAGS.value_range.split(",")))
-    o = model.options
-    print(f"converted {FLAGS.checkpoint} ({o['size']} px, channel multiplier {o['channel_multiplier']}, "
-          f"narrow {o['narrow']}) into {FLAGS.output}")
+    config, state, d_state = cli.converted(checkpoints.read, FLAGS.checkpoint, FLAGS.discriminator,
+                                           key=FLAGS.key, discriminator_key=FLAGS.discriminator_key)
+    from gpen_tf import official  # TensorFlow, once the files are known to be good
 
-    for path in export_flag.write_others(os.path.join(FLAGS.output, "saved_model")):
-        print(f"wrote {path}")
+    export_flag.chosen()  # an unknown format or a missing extra stops it before converting
+    model = cli.converted(official.build, config, state, d_state,
+                          sources=(FLAGS.checkpoint, FLAGS.discriminator))
+    official.write(model, FLAGS.output, tuple(float(v) for v in FLAGS.value_range.split(",")))
+    print(f"converted {FLAGS.checkpoint} ({config['size']} px, channel multiplier "
+          f"{config['channel_multiplier']}, narrow {config['narrow']}) into {FLAGS.output}")
+    export_flag.print_others(FLAGS.output)
+
 
 if __name__ == "__main__":
     cli.run(main)

@@ -1,5 +1,5 @@
-"""The released GPEN checkpoints (PyTorch, yangxy/GPEN) as this package's GPEN: the architecture read
-from the tensors' shapes, the weights ported key by key.
+"""The released GPEN checkpoints (PyTorch, yangxy/GPEN) as this package's GPEN: the weights ported key
+by key into the architecture read from the tensors' shapes (gpen_tf/checkpoints.py).
 
     model = official.convert("GPEN-BFR-512.pth", "GPEN-BFR-512-D.pth")   # a GPEN
     official.write(model, "pretrained/bfr512")
@@ -16,44 +16,12 @@ final_linear / score. The blur kernels stored as buffers are checked against our
 
 import os
 
-from common import export, pth
+from common import export
 from common.porting import CONV, LINEAR, Porting
-from gpen_tf import networks, serving
+from gpen_tf import checkpoints, networks, serving
 from gpen_tf.model import GPEN
 
 MODULATED = (0,)  # the leading 1 of a ModulatedConv2d weight [1, out, in, k, k]
-
-
-def generator_config(state, source):
-    """The GPEN arguments that a FullGenerator state dict was made with (read from shapes)."""
-    if "generator.input.input" not in state or "ecd0.0.0.weight" not in state:
-        raise pth.CheckpointError(f"{source} is not a GPEN FullGenerator: no 'generator.input.input' "
-                                  f"and 'ecd0.0.0.weight' (its first keys: {list(state)[:4]})")
-    encoder_levels = sum(1 for k in state if k.startswith("ecd") and k.endswith(".weight"))
-    decoder_levels = sum(1 for k in state if k.startswith("generator.to_rgbs.") and k.endswith(".conv.weight"))
-    if encoder_levels != decoder_levels + 1:
-        raise pth.CheckpointError(
-            f"{source} restores {2 ** (encoder_levels + 1)} px faces into {2 ** (decoder_levels + 2)} px "
-            "ones (the official FullGenerator_SR), which this package's GPEN does not express")
-    size = 2 ** (decoder_levels + 2)
-    narrow = state["generator.input.input"].shape[1] / 512
-    channel_multiplier = 2  # only widths at 64 px and up show it
-    if size >= 64:
-        channel_multiplier = state["generator.to_rgbs.3.conv.weight"].shape[2] / 2 / (256 * narrow)
-        channel_multiplier = int(channel_multiplier) if channel_multiplier == int(channel_multiplier) \
-            else channel_multiplier
-    mapping = [k for k in state if k.startswith("generator.style.") and k.endswith(".weight")]
-    return dict(size=size, channel_multiplier=channel_multiplier, narrow=narrow,
-                style_dim=int(state["generator.style.1.weight"].shape[0]), n_mlp=len(mapping))
-
-
-def discriminator_size(state, source):
-    """The face size of an official Discriminator state dict (one ResBlock per halving down to 4)."""
-    if "convs.0.0.weight" not in state or "final_conv.0.weight" not in state:
-        raise pth.CheckpointError(f"{source} is not a GPEN discriminator: no 'convs.0.0.weight' and "
-                                  "'final_conv.0.weight'")
-    blocks = sum(1 for k in state if k.startswith("convs.") and k.endswith(".conv1.0.weight"))
-    return 2 ** (blocks + 2)
 
 
 def _conv_layer(port, layer, prefix):
@@ -120,31 +88,31 @@ def port_discriminator(port, discriminator, size):
     _dense(port, discriminator.get_layer("score"), "final_linear.1")
 
 
-def convert(checkpoint, discriminator=None, *, key=None):
+def build(config, state, d_state=None, *, sources=("the generator", "the discriminator")):
+    """A GPEN (stage restore) of `config` holding the state dicts of `checkpoints.read`; a
+    PortingError names the keys that do not fit."""
+    model = GPEN(**config, stage="restore")
+    port = Porting(state, sources[0])
+    port_generator(port, model.generator, config["size"])
+    port.finish()
+    model.reset_average()  # a released generator is an EMA generator (or its training twin)
+    if d_state is not None:
+        port = Porting(d_state, sources[1])
+        port_discriminator(port, model.discriminator, config["size"])
+        port.finish()
+    return model
+
+
+def convert(checkpoint, discriminator=None, *, key=None, discriminator_key=checkpoints.DISCRIMINATOR_KEY):
     """A GPEN (stage restore) holding the weights of the official generator (and discriminator) .pth.
 
     Raises pth.CheckpointError for a file that cannot be read or is not a GPEN network, and
     common.porting.PortingError (naming the keys) for one that does not fit the architecture read
     from its shapes.
     """
-    state = pth.load_state_dict(checkpoint, key)
-    config = generator_config(state, checkpoint)
-    d_state = None
-    if discriminator:
-        d_state = pth.load_state_dict(discriminator, key)
-        if discriminator_size(d_state, discriminator) != config["size"]:
-            raise pth.CheckpointError(f"{discriminator} judges {discriminator_size(d_state, discriminator)}"
-                                      f" px faces, the generator makes {config['size']} px ones")
-    model = GPEN(**config, stage="restore")
-    port = Porting(state, checkpoint)
-    port_generator(port, model.generator, config["size"])
-    port.finish()
-    model.reset_average()  # a released generator is an EMA generator (or its training twin)
-    if d_state is not None:
-        port = Porting(d_state, discriminator)
-        port_discriminator(port, model.discriminator, config["size"])
-        port.finish()
-    return model
+    config, state, d_state = checkpoints.read(checkpoint, discriminator, key=key,
+                                              discriminator_key=discriminator_key)
+    return build(config, state, d_state, sources=(checkpoint, discriminator))
 
 
 def write(model, output, value_range=serving.VALUE_RANGE):

@@ -1,8 +1,19 @@
 """PieNet: Personalized Image Enhancement (Kim, Koh, Kim, ECCV 2020) in TensorFlow 2 / Keras 3."""
 
+import importlib
+
 import common  # first: importing it sets TensorFlow's CPU options, which TensorFlow reads when it loads
 
-from pienet_tf.model import PieNet
-
-__all__ = ["PieNet"]
+# The model classes load TensorFlow, so they are imported when first used: a command-line tool of
+# this package can then check its arguments and files (and print --help) before TensorFlow starts.
+_LAZY = {
+    "PieNet": "pienet_tf.model",
+}
+__all__ = sorted(_LAZY)
 del common
+
+
+def __getattr__(name):
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_LAZY[name]), name)

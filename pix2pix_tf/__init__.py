@@ -1,8 +1,19 @@
 """pix2pix (Isola et al., CVPR 2017) in TensorFlow 2 / Keras 3."""
 
+import importlib
+
 import common  # first: importing it sets TensorFlow's CPU options, which TensorFlow reads when it loads
 
-from pix2pix_tf.model import Pix2Pix
-
-__all__ = ["Pix2Pix"]
+# The model classes load TensorFlow, so they are imported when first used: a command-line tool of
+# this package can then check its arguments and files (and print --help) before TensorFlow starts.
+_LAZY = {
+    "Pix2Pix": "pix2pix_tf.model",
+}
+__all__ = sorted(_LAZY)
 del common
+
+
+def __getattr__(name):
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_LAZY[name]), name)

@@ -5,7 +5,7 @@ The paper's facades run is configs/facades.cfg. Flags given after --flagfile ove
 
 from absl import app, flags
 
-from common import cli, export, losses, training
+from common import cli, export_flag, losses, training
 from common.callbacks import first_batch
 from common.flags import FLAGS
 from pix2pix_tf import inference, networks
@@ -23,8 +23,8 @@ flags.DEFINE_enum("direction", "AtoB", ["AtoB", "BtoA"], "Translate A to B or B 
 flags.DEFINE_integer("input_channels", 3, "Channels of A (1: grayscale).", lower_bound=1)
 flags.DEFINE_integer("output_channels", 3, "Channels of B (1: grayscale).", lower_bound=1)
 flags.DEFINE_enum("inference", "eval", inference.INFERENCE_MODES, "What the SavedModel runs: eval "
-                  "(stored batch-norm statistics, no dropout) or paper (the test image's own statistics "
-                  "and dropout on, as the paper and the official test.py without --eval).")
+                  "(stored batch-norm statistics, no dropout) or paper (the official test.py without "
+                  "--eval: each image resized to --image_size, its own statistics, dropout on).")
 flags.DEFINE_string("init_weights", None, "Start from these weights instead of random ones: the "
                     "pix2pix.weights.h5 of pix2pix_tf.convert (an official checkpoint), with the "
                     "architecture flags of the config.json beside it. A resumed run ignores it.")
@@ -47,6 +47,7 @@ def main(argv):
     del argv
     runtime = training.setup()
     training.require_pairs("pix2pix", "data", "val_data")
+    inference.check_formats(FLAGS.inference, export_flag.chosen())
     multiple = 2 ** networks.num_downs(FLAGS.generator)
     if FLAGS.image_size % multiple:
         raise app.UsageError(f"--image_size={FLAGS.image_size} must divide by {multiple} for "
@@ -70,9 +71,9 @@ def main(argv):
             training.load_initial_weights(model, "init_weights")
     training.fit_and_export(
         model, train_ds, steps, val_ds=val_ds, sample_batch=sample_batch,
-        export_fn=lambda m, path, metadata: export.export_translator(
-            inference.generator_for(m.generator, FLAGS.inference), path, value_range=VALUE_RANGE,
-            multiple=m.multiple, metadata=dict(metadata, inference=FLAGS.inference)))
+        export_fn=lambda m, path, metadata: inference.export_generator(
+            m.generator, path, FLAGS.inference, size=FLAGS.image_size, multiple=m.multiple,
+            value_range=VALUE_RANGE, metadata=metadata))
 
 
 if __name__ == "__main__":

@@ -21,6 +21,15 @@ def run(module, *args, check=True):
     return result
 
 
+def run_without_tensorflow(module, *args):
+    """`python -m module args` in a process where importing TensorFlow fails: what a tool does before
+    it loads TensorFlow (an ImportError shows that it tried)."""
+    script = ("import runpy, sys; sys.modules['tensorflow'] = None; "
+              f"sys.argv = [{module!r}, *{list(args)!r}]; runpy.run_module({module!r}, run_name='__main__')")
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=ENV,
+                          timeout=300)
+
+
 def state(model_dir):
     with open(model_dir / "checkpoints" / "state.json") as f:
         return json.load(f)

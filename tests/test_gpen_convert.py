@@ -12,13 +12,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from clitools import run
+from clitools import run, run_without_tensorflow
 from common import export, pth
 from common.porting import Porting, PortingError
-from gpen_tf import GPEN, official
+from gpen_tf import GPEN, checkpoints, official
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
 G, D = os.path.join(FIXTURES, "gpen_G.pth"), os.path.join(FIXTURES, "gpen_D.pth")
+TRAIN = os.path.join(FIXTURES, "gpen_train.pth")  # {"g", "d", "g_ema", "g_optim", "d_optim"}
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +68,7 @@ def test_a_state_dict_that_does_not_fit_names_its_keys():
     # A super-resolving generator (fewer encoder levels than decoder levels) is named as such.
     del state["ecd4.0.1.weight"]
     with pytest.raises(pth.CheckpointError, match="restores 32 px faces into 64 px ones"):
-        official.generator_config(state, "SR.pth")
+        checkpoints.generator_config(state, "SR.pth")
     with pytest.raises(pth.CheckpointError, match="is not a GPEN discriminator"):
         official.convert(G, G)
 
@@ -97,3 +98,21 @@ def test_a_model_trained_on_unit_values_is_served_in_them(converted, expected, t
     y = converted.generator(image.astype(np.float32) / 255, training=False).numpy()
     unit = np.clip(np.round(y * 255), 0, 255)
     assert np.abs(served - unit).max() <= 1 and (served == unit).mean() > 0.99
+
+
+def test_a_training_checkpoint_gives_both_networks(converted, expected):
+    model = official.convert(TRAIN, TRAIN)  # g_ema, and the discriminator under d
+    for a, b in zip(converted.generator.weights + converted.discriminator.weights,
+                    model.generator.weights + model.discriminator.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    with pytest.raises(pth.CheckpointError, match=r"gpen_train.pth has no entry 'disc'; it holds: "
+                                                  r"\['d', 'd_optim', 'g', 'g_ema', 'g_optim'\]"):
+        checkpoints.read(TRAIN, TRAIN, discriminator_key="disc")
+
+
+def test_a_wrong_file_is_named_before_tensorflow_loads(tmp_path):
+    wrong = run_without_tensorflow("gpen_tf.convert", f"--checkpoint={G}", f"--discriminator={G}",
+                                   f"--output={tmp_path / 'out'}")
+    assert wrong.returncode == 1 and wrong.stderr.strip().splitlines() == [
+        f"error: {G} is not a GPEN discriminator: no 'convs.0.0.weight' and 'final_conv.0.weight'"]
+    assert not (tmp_path / "out").exists()

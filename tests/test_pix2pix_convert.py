@@ -1,8 +1,10 @@
 """Converting the official pix2pix checkpoints: key by key, and the official outputs reproduced.
 
-The fixtures (tools/make_torch_fixtures.py) are a unet_64 generator and a 70x70 PatchGAN in the
+The fixtures (tools/make_torch_fixtures.py) are a unet_64 generator (in both formats of torch.save:
+the zip of PyTorch >= 1.6 and the legacy stream of the released models) and a 70x70 PatchGAN in the
 official key layout, with random weights and batch-norm statistics, and what PyTorch computed from
-them in eval mode on a real photo (a demo photo).
+them on real photos (demo photos): in eval mode, and in the official test's train mode, one image at
+a time.
 """
 
 import json
@@ -11,14 +13,16 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
+from absl import app
 
-from clitools import run
-from common import export, pth
+from clitools import endpoints_in_fresh_process, run, run_without_tensorflow
+from common import export, images, pth
 from common.porting import Porting, PortingError
 from pix2pix_tf import Pix2Pix, inference, official
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
 G, D = os.path.join(FIXTURES, "pix2pix_unet64_G.pth"), os.path.join(FIXTURES, "pix2pix_D.pth")
+LEGACY = os.path.join(FIXTURES, "pix2pix_unet64_G_legacy.pth")
 
 
 @pytest.fixture(scope="module")
@@ -64,8 +68,9 @@ def test_a_state_dict_that_does_not_fit_names_its_keys():
 
 def test_the_tool_writes_a_model_that_translates_as_the_official_one(tmp_path):
     out = tmp_path / "facades"
-    result = run("pix2pix_tf.convert", f"--checkpoint={G}", f"--discriminator={D}", f"--output={out}")
-    assert "unet_64, ngf 4, batch norm" in result.stdout
+    result = run("pix2pix_tf.convert", f"--checkpoint={G}", f"--discriminator={D}", f"--output={out}",
+                 "--inference=eval")
+    assert "unet_64, ngf 4, batch norm" in result.stdout and "serving eval mode" in result.stdout
     assert sorted(os.listdir(out)) == ["config.json", "pix2pix.weights.h5", "saved_model"]
     loaded, metadata = export.load(str(out / "saved_model"), "Pix2Pix")
     assert metadata["config"]["generator"] == "unet_64" and metadata["inference"] == "eval"
@@ -80,12 +85,24 @@ def test_the_tool_writes_a_model_that_translates_as_the_official_one(tmp_path):
     np.testing.assert_allclose(model.generator(g["x"], training=False), g["y"], atol=1e-4)
 
 
-def test_the_tool_names_a_bad_checkpoint(tmp_path):
-    legacy = run("pix2pix_tf.convert", f"--checkpoint={os.path.join(FIXTURES, 'legacy.pth')}",
-                 f"--output={tmp_path / 'out'}", check=False)
-    assert legacy.returncode == 1 and "legacy.pth is not a zip archive" in legacy.stderr
-    assert "Traceback" not in legacy.stderr and not (tmp_path / "out").exists()
+def test_a_released_models_legacy_file_converts_to_the_same_model(converted):
+    legacy = official.convert(LEGACY)
+    assert legacy.options == {**converted.options, "ndf": 64, "n_layers": 3}  # no discriminator given
+    for a, b in zip(converted.generator.weights, legacy.generator.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
 
+
+def test_a_wrong_file_is_named_before_tensorflow_loads(tmp_path):
+    wrong = run_without_tensorflow("pix2pix_tf.convert", f"--checkpoint={D}", f"--output={tmp_path / 'out'}")
+    assert wrong.returncode == 1 and wrong.stderr.strip().splitlines() == [
+        f"error: {D} is not a pix2pix U-Net generator: no 'model.model.0.weight' and "
+        "'model.model.3.weight' (its first keys: ['model.0.weight', 'model.0.bias', 'model.2.weight', "
+        "'model.3.weight'])"]
+    (tmp_path / "notes.txt").write_text("not weights")
+    text = run_without_tensorflow("pix2pix_tf.convert", f"--checkpoint={tmp_path / 'notes.txt'}",
+                                  f"--output={tmp_path / 'out'}")
+    assert text.returncode == 1 and "notes.txt is not a PyTorch checkpoint" in text.stderr
+    assert len(text.stderr.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
 
 def test_training_starts_from_the_converted_weights(converted, tmp_path):
     weights = tmp_path / "pix2pix.weights.h5"
@@ -105,12 +122,15 @@ def test_training_starts_from_the_converted_weights(converted, tmp_path):
 
 def test_the_papers_test_mode_gives_the_official_train_mode_outputs():
     g = np.load(G.replace(".pth", ".npz"))
-    # Dropout off in both, so that the outputs are deterministic: batch norm on the batch's statistics.
+    # Dropout off in both, so that the outputs are deterministic: batch norm on each image's statistics.
     model = official.convert(G, dropout=False)
     stored = [v.numpy() for v in model.generator.non_trainable_weights]
     paper = inference.generator_for(model.generator, "paper")
     np.testing.assert_allclose(paper(g["x"]), g["y_paper"], atol=1e-4)
     assert not np.allclose(g["y_paper"], g["y"], atol=1e-2)  # the two modes differ
+    # Two photos in one batch: each as the official test runs it, alone.
+    pair = g["pair"].astype(np.float32) / 255 * 2 - 1
+    np.testing.assert_allclose(paper(pair), g["pair_paper"], atol=1e-4)
     for before, after in zip(stored, model.generator.non_trainable_weights):
         np.testing.assert_array_equal(before, after)  # the stored statistics stay
     # With dropout (the released models have it) every run draws other masks.
@@ -120,10 +140,49 @@ def test_the_papers_test_mode_gives_the_official_train_mode_outputs():
         inference.generator_for(model.generator, "train")
 
 
-def test_a_paper_mode_export_says_so_and_draws_its_dropout(converted, tmp_path):
-    official.write(converted, tmp_path / "paper", "paper")
-    loaded, metadata = export.load(str(tmp_path / "paper" / "saved_model"), "Pix2Pix")
-    assert metadata["inference"] == "paper"
-    image = tf.constant(np.load(G.replace(".pth", ".npz"))["image"])
-    serve = loaded.signatures["serving_default"]
-    assert not np.array_equal(serve(images=image)["images"], serve(images=image)["images"])
+def test_a_converted_model_serves_the_official_test_by_default(tmp_path):
+    g = np.load(G.replace(".pth", ".npz"))
+    out = tmp_path / "paper"
+    run("pix2pix_tf.convert", f"--checkpoint={LEGACY}", f"--output={out}", "--nodropout")
+    loaded, metadata = export.load(str(out / "saved_model"), "Pix2Pix")
+    assert (metadata["inference"], metadata["size"]) == ("paper", 64)
+    # A batch of two 64 px photos: official pixels ((y + 1) / 2 * 255, truncated) of each alone.
+    official_uint8 = ((g["pair_paper"] + 1) / 2 * 255).astype(np.uint8)
+    served = loaded.signatures["serving_default"](images=tf.constant(g["pair"]))["images"].numpy()
+    assert np.abs(served.astype(int) - official_uint8).max() <= 1
+    # Another size runs at 64 px and comes back at its own.
+    assert loaded.signatures["serving_default"](images=tf.constant(g["image"]))["images"].shape == \
+        g["image"].shape
+    # LiteRT and ONNX files cannot draw dropout masks: refused (convert and train check it first).
+    with pytest.raises(app.UsageError, match="onnx files cannot draw paper mode's dropout masks; "
+                                             "export them with --inference=eval"):
+        inference.check_formats("paper", ("saved_model", "onnx"))
+    inference.check_formats("eval", ("saved_model", "onnx"))
+
+
+def test_paper_mode_dropout_is_fresh_in_every_process_or_seeded(converted, tmp_path):
+    official.write(converted, tmp_path / "paper")
+    image = np.load(G.replace(".pth", ".npz"))["image"]
+    calls = {"fresh": ("serving_default", {"images": image}),
+             "seed7": ("serving_seeded", {"images": image, "seed": np.int64(7)}),
+             "seed8": ("serving_seeded", {"images": image, "seed": np.int64(8)})}
+    runs = []
+    for name in ("a", "b"):  # two processes
+        (tmp_path / name).mkdir()
+        runs.append(endpoints_in_fresh_process(tmp_path / "paper" / "saved_model", calls,
+                                               tmp_path / name, ["pix2pix_tf", "common"]))
+    first, second = runs
+    assert not np.array_equal(first["fresh"]["images"], second["fresh"]["images"])
+    np.testing.assert_array_equal(first["seed7"]["images"], second["seed7"]["images"])
+    assert not np.array_equal(first["seed7"]["images"], first["seed8"]["images"])
+    # translate --seed uses the seeded endpoint; on an eval-mode export it is a bad argument.
+    (tmp_path / "in").mkdir()
+    images.write_image(tmp_path / "in" / "photo.png", image[0])
+    run("pix2pix_tf.translate", f"--model={tmp_path / 'paper' / 'saved_model'}",
+        f"--input={tmp_path / 'in'}", f"--output={tmp_path / 't1'}", "--seed=7")
+    np.testing.assert_array_equal(images.read_image(tmp_path / "t1" / "photo.png"),
+                                  first["seed7"]["images"][0])  # a third process, the same masks
+    official.write(converted, tmp_path / "eval", "eval")
+    eval_seed = run("pix2pix_tf.translate", f"--model={tmp_path / 'eval' / 'saved_model'}",
+                    f"--input={tmp_path / 'in'}", f"--output={tmp_path / 't3'}", "--seed=7", check=False)
+    assert eval_seed.returncode == 2 and "runs in eval mode" in eval_seed.stderr

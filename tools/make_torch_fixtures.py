@@ -2,16 +2,21 @@
 
 Run once, in a throwaway environment with PyTorch (never a dependency of this package):
 
-    python3 -m venv /tmp/torchenv && /tmp/torchenv/bin/pip install torch numpy pillow
+    python3 -m venv /tmp/torchenv && /tmp/torchenv/bin/pip install torch==2.13.0 numpy pillow
     /tmp/torchenv/bin/python tools/make_torch_fixtures.py tests/fixtures
 
 The pix2pix networks (tools/torch_pix2pix.py) have the official state-dict keys; here they are tiny
-(unet_64, 4 filters), with random weights and batch-norm statistics, so that every key matters. Beside each checkpoint an .npz holds an input and what the
-PyTorch network in eval mode makes of it: the outputs the converted model must reproduce (for the
-generator also the uint8 image its input was made from, a demo photo of this package, and its output
-in the paper's test mode). GPEN's networks are in tools/torch_gpen.py.
+(unet_64, 4 filters), with random weights and batch-norm statistics, so that every key matters; the
+generator is also saved in the legacy format of the released models. Beside each checkpoint an .npz
+holds an input and what the PyTorch network in eval mode makes of it: the outputs the converted model
+must reproduce (for the generator also the uint8 image its input was made from, a demo photo of this
+package, and its outputs in the paper's test mode: of that photo, and of two 64 px photos, each run
+alone as the official test runs them). The reader's own cases are a wrapped state dict of several
+dtypes and views, in both formats. GPEN's networks are in tools/torch_gpen.py; beside the generator
+and discriminator there is a training checkpoint holding both.
 """
 
+import collections
 import os
 import sys
 
@@ -57,6 +62,12 @@ def main(folder):
     with torch.no_grad():
         y = unet(x)
     torch.save(unet.state_dict(), os.path.join(folder, "pix2pix_unet64_G.pth"))
+    # The same weights as the released 2018 models were saved: PyTorch 0.4's legacy format, and batch
+    # norm without num_batches_tracked (added in 0.4.1).
+    legacy = collections.OrderedDict((k, v) for k, v in unet.state_dict().items()
+                                     if not k.endswith("num_batches_tracked"))
+    torch.save(legacy, os.path.join(folder, "pix2pix_unet64_G_legacy.pth"),
+               _use_new_zipfile_serialization=False)
     # The paper's test mode (test.py without --eval): batch norm on the batch's own statistics. Dropout
     # is switched off here so that the output is deterministic. Run after saving: it moves the stored
     # statistics.
@@ -66,9 +77,15 @@ def main(folder):
             module.eval()
     with torch.no_grad():
         y_paper = unet(x)
+        # The official test runs one image at a time: two photos at the network's size, each alone.
+        pair = torch.from_numpy(np.stack([photo(name, (64, 64)) for name in ("chelsea_cat.jpg",
+                                                                             "rocket.jpg")]))
+        pair_x = pair.permute(0, 3, 1, 2).float() / 255 * 2 - 1
+        pair_paper = torch.cat([unet(pair_x[k:k + 1]) for k in range(2)])
     np.savez(os.path.join(folder, "pix2pix_unet64_G.npz"), image=image.numpy(),
              x=x.permute(0, 2, 3, 1).numpy(), y=y.permute(0, 2, 3, 1).numpy(),
-             y_paper=y_paper.permute(0, 2, 3, 1).numpy())
+             y_paper=y_paper.permute(0, 2, 3, 1).numpy(), pair=pair.numpy(),
+             pair_paper=pair_paper.permute(0, 2, 3, 1).numpy())
 
     disc = patch_discriminator(6, 4, 3)
     randomize(disc, generator)
@@ -90,7 +107,8 @@ def main(folder):
     np.savez(os.path.join(folder, "wrapped.npz"),
              **{k[len("module."):]: v.float().numpy() if v.dtype == torch.bfloat16 else v.numpy()
                 for k, v in tensors.items()})
-    torch.save({"w": base}, os.path.join(folder, "legacy.pth"), _use_new_zipfile_serialization=False)
+    torch.save({"state_dict": tensors, "epoch": 7}, os.path.join(folder, "wrapped_legacy.pth"),
+               _use_new_zipfile_serialization=False)
 
     gpen(folder, generator)
 
@@ -115,6 +133,12 @@ def gpen(folder, generator):
         y, logits = net(x), disc(x)
     torch.save(net.state_dict(), os.path.join(folder, "gpen_G.pth"))
     torch.save(disc.state_dict(), os.path.join(folder, "gpen_D.pth"))
+    # A training checkpoint as the official train_simple.py saves it (g and g_ema share storages here,
+    # which torch.save writes once).
+    torch.save({"g": net.state_dict(), "d": disc.state_dict(), "g_ema": net.state_dict(),
+                "g_optim": torch.optim.Adam(net.parameters()).state_dict(),
+                "d_optim": torch.optim.Adam(disc.parameters()).state_dict()},
+               os.path.join(folder, "gpen_train.pth"))
     np.savez(os.path.join(folder, "gpen.npz"), image=image.numpy(), y=y.permute(0, 2, 3, 1).numpy(),
              logits=logits.numpy())
 

@@ -1,0 +1,68 @@
+"""The released GPEN checkpoints (PyTorch, yangxy/GPEN) read and recognised, without TensorFlow: a
+wrong or damaged file is named before TensorFlow loads.
+
+    config, state, d_state = checkpoints.read("GPEN-BFR-512.pth", "GPEN-BFR-512-D.pth")
+
+`config` holds the GPEN arguments read from the tensors' shapes; gpen_tf/official.py ports the state
+dicts into a GPEN. A training checkpoint ({"g", "d", "g_ema", "g_optim", "d_optim"}) gives its EMA
+generator and, under "d", its discriminator.
+"""
+
+from common import pth
+
+DISCRIMINATOR_KEY = "d"  # where the official training checkpoints keep the discriminator
+
+
+def generator_config(state, source):
+    """The GPEN arguments that a FullGenerator state dict was made with (read from shapes)."""
+    if "generator.input.input" not in state or "ecd0.0.0.weight" not in state:
+        raise pth.CheckpointError(f"{source} is not a GPEN FullGenerator: no 'generator.input.input' "
+                                  f"and 'ecd0.0.0.weight' (its first keys: {list(state)[:4]})")
+    encoder_levels = sum(1 for k in state if k.startswith("ecd") and k.endswith(".weight"))
+    decoder_levels = sum(1 for k in state if k.startswith("generator.to_rgbs.") and k.endswith(".conv.weight"))
+    if encoder_levels != decoder_levels + 1:
+        raise pth.CheckpointError(
+            f"{source} restores {2 ** (encoder_levels + 1)} px faces into {2 ** (decoder_levels + 2)} px "
+            "ones (the official FullGenerator_SR), which this package's GPEN does not express")
+    size = 2 ** (decoder_levels + 2)
+    shapes = {"generator.input.input": 4, "generator.style.1.weight": 2,
+              **({"generator.to_rgbs.3.conv.weight": 5} if size >= 64 else {})}
+    for k, ndim in shapes.items():
+        if k not in state or state[k].ndim != ndim or 0 in state[k].shape:
+            raise pth.CheckpointError(f"{source} is not a GPEN FullGenerator: its '{k}' is missing or "
+                                      "not of the official shape")
+    narrow = state["generator.input.input"].shape[1] / 512
+    channel_multiplier = 2  # only widths at 64 px and up show it
+    if size >= 64:
+        channel_multiplier = state["generator.to_rgbs.3.conv.weight"].shape[2] / 2 / (256 * narrow)
+        channel_multiplier = int(channel_multiplier) if channel_multiplier == int(channel_multiplier) \
+            else channel_multiplier
+    mapping = [k for k in state if k.startswith("generator.style.") and k.endswith(".weight")]
+    return dict(size=size, channel_multiplier=channel_multiplier, narrow=narrow,
+                style_dim=int(state["generator.style.1.weight"].shape[0]), n_mlp=len(mapping))
+
+
+def discriminator_size(state, source):
+    """The face size of an official Discriminator state dict (one ResBlock per halving down to 4)."""
+    if "convs.0.0.weight" not in state or "final_conv.0.weight" not in state:
+        raise pth.CheckpointError(f"{source} is not a GPEN discriminator: no 'convs.0.0.weight' and "
+                                  "'final_conv.0.weight'")
+    blocks = sum(1 for k in state if k.startswith("convs.") and k.endswith(".conv1.0.weight"))
+    return 2 ** (blocks + 2)
+
+
+def read(checkpoint, discriminator=None, *, key=None, discriminator_key=DISCRIMINATOR_KEY):
+    """(GPEN arguments, generator state dict, discriminator state dict or None) of the official .pth
+    files: the generator under `key` (default: the first of pth.WRAPPER_KEYS, g_ema for a training
+    checkpoint), the discriminator under `discriminator_key` (a bare state dict is read as it is). A
+    CheckpointError names a file that cannot be read or is not a GPEN network."""
+    state = pth.load_state_dict(checkpoint, key)
+    config = generator_config(state, checkpoint)
+    d_state = None
+    if discriminator:
+        d_state = pth.load_state_dict(discriminator, discriminator_key)
+        size = discriminator_size(d_state, discriminator)
+        if size != config["size"]:
+            raise pth.CheckpointError(f"{discriminator} judges {size} px faces, the generator makes "
+                                      f"{config['size']} px ones")
+    return config, state, d_state
