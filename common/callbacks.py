@@ -4,6 +4,7 @@ import json
 import math
 import os
 
+import h5py
 import keras
 import numpy as np
 import tensorflow as tf
@@ -12,23 +13,33 @@ from absl import logging
 from common import distribute, images
 
 
+WEIGHTS = "latest.weights.h5"  # the checkpoint file of a folder
+_SAVING = "saving.weights.h5"  # where it is written before it is renamed into place
+_STATE = "gan_zoo_state"  # the checkpoint file's attribute holding the rest of the run's state
+
+
 class Checkpoint(keras.callbacks.Callback):
     """Save networks and optimizer state every epoch; resume from them when training starts again.
 
-    The checkpoint is `latest.weights.h5` plus `state.json` (epoch, model class and config, and the
-    state of the model's random number generators, which `.weights.h5` leaves out: with the data
-    stream resumed at its position (`common.data.pipeline(start=...)`), a resumed run goes on as the
-    uninterrupted one). Both are written to a temporary file and renamed, so a run killed while saving
-    keeps the previous one.
+    The checkpoint is one file, `latest.weights.h5`: the networks and optimizer variables as Keras
+    writes them, and in an attribute of it everything else that decides the rest of the run (epoch,
+    model class and config, the state of the model's random number generators, which `.weights.h5`
+    leaves out, the position in the training data stream, and `state`, e.g. the data seed). So it
+    changes in one step: the file is written beside its place, synced and renamed onto it, and a run
+    killed at any moment of a save resumes from the previous checkpoint or the new one, whole. With
+    the data stream resumed at its position (`common.data.pipeline(start=...)`), a resumed run goes on
+    as the uninterrupted one. `elements_per_epoch` (steps x global batch) counts the position.
     An epoch whose logs hold a NaN or infinity stops training without overwriting the last good one.
     Under multi-worker training only the chief writes, and every worker resumes from its files.
     """
 
-    def __init__(self, directory):
+    def __init__(self, directory, state=None, elements_per_epoch=None):
         super().__init__()
         self.directory = directory
-        self.weights_path = os.path.join(directory, "latest.weights.h5")
-        self.state_path = os.path.join(directory, "state.json")
+        self.weights_path = os.path.join(directory, WEIGHTS)
+        self.state = dict(state or {})
+        self.elements_per_epoch = elements_per_epoch
+        self._resumed = (0, 0)  # (epoch, data position) this run started from
 
     def _describe(self):
         return {"model": type(self.model).__name__, "config": self.model.get_config()}
@@ -57,6 +68,7 @@ class Checkpoint(keras.callbacks.Callback):
                 f"optimizer state): {err}") from err
         for variable, value in zip(random_state(self.model), state.get("random_state", [])):
             variable.assign(value)
+        self._resumed = (state["epoch"], state.get("data_position") or 0)
         self.model._initial_epoch = state["epoch"]  # the same hook keras' BackupAndRestore uses
         logging.info("resumed from %s at epoch %d", self.directory, state["epoch"])
 
@@ -69,24 +81,52 @@ class Checkpoint(keras.callbacks.Callback):
             self.model.stop_training = True
             return
         with distribute.chief_path(self.directory, self.model.distribute_strategy) as directory:
-            os.makedirs(directory, exist_ok=True)
-            tmp = os.path.join(directory, "saving.weights.h5")
-            self.model.save_weights(tmp)
-            os.replace(tmp, os.path.join(directory, os.path.basename(self.weights_path)))
-            state_path = os.path.join(directory, os.path.basename(self.state_path))
-            with open(state_path + ".tmp", "w") as f:
-                json.dump(dict(self._describe(), epoch=epoch + 1, random_state=[
-                    v.numpy().tolist() for v in random_state(self.model)]), f, indent=1)
-            os.replace(state_path + ".tmp", state_path)
+            self.save(directory, epoch + 1)
+
+    def save(self, directory, epoch):
+        """The checkpoint of the end of `epoch` in `directory`, in three steps (write_weights,
+        write_state, commit); until the last, the previous checkpoint is the one there."""
+        os.makedirs(directory, exist_ok=True)
+        saving = os.path.join(directory, _SAVING)
+        self.write_weights(saving)
+        self.write_state(saving, epoch)
+        self.commit(saving, os.path.join(directory, WEIGHTS))
+
+    def write_weights(self, path):
+        self.model.save_weights(path)
+
+    def write_state(self, path, epoch):
+        state = dict(self._describe(), **self.state, epoch=epoch,
+                     random_state=[v.numpy().tolist() for v in random_state(self.model)])
+        if self.elements_per_epoch:
+            resumed_epoch, position = self._resumed
+            state["data_position"] = position + (epoch - resumed_epoch) * self.elements_per_epoch
+        with h5py.File(path, "a") as f:
+            f.attrs[_STATE] = json.dumps(state)
+
+    def commit(self, path, final):
+        """Sync the written file, rename it onto `final` and sync the folder: one step on disk."""
+        with open(path, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(path, final)
+        folder = os.open(os.path.dirname(final), os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
 
 
 def read_state(directory):
-    """The state.json of the checkpoint in `directory` (a dict), or None if there is none yet."""
-    path = os.path.join(directory, "state.json")
+    """The state of the checkpoint in `directory` (a dict: epoch, model, config, random_state, ...),
+    or None if there is none yet; a ValueError for a weights file there that is no checkpoint."""
+    path = os.path.join(directory, WEIGHTS)
     if not os.path.exists(path):
         return None
-    with open(path) as f:
-        return json.load(f)
+    with h5py.File(path, "r") as f:
+        if _STATE not in f.attrs:
+            raise ValueError(f"{path} is a weights file but not a checkpoint of this package "
+                             "(it holds no training state): move it out of the checkpoint folder")
+        return json.loads(f.attrs[_STATE])
 
 
 def random_state(model):
@@ -127,11 +167,13 @@ class SampleGrid(keras.callbacks.Callback):
             self.writer.flush()
 
 
-def standard(model_dir, sample_batch=None, sample_every=1, show=False):
+def standard(model_dir, sample_batch=None, sample_every=1, show=False, state=None,
+             elements_per_epoch=None):
     """The callbacks of a training run in model_dir: checkpoints/, samples/ and logs/ (TensorBoard);
-    `show` puts each sample grid in the notebook too."""
+    `show` puts each sample grid in the notebook too; `state` and `elements_per_epoch` go to the
+    Checkpoint."""
     log_dir = os.path.join(model_dir, "logs")
-    callbacks = [Checkpoint(os.path.join(model_dir, "checkpoints")),
+    callbacks = [Checkpoint(os.path.join(model_dir, "checkpoints"), state, elements_per_epoch),
                  distribute.TensorBoard(log_dir, write_graph=False)]
     if sample_batch is not None:
         callbacks.append(SampleGrid(sample_batch, os.path.join(model_dir, "samples"), log_dir,

@@ -55,6 +55,16 @@ def same_on_every_worker(strategy, value):
     return len(set(values.numpy().tolist())) == 1
 
 
+def from_chief(strategy, value):
+    """The chief's integer `value`, in every worker process (a collective: every worker must call
+    it), e.g. a seed that one process draws and all must use."""
+    if not in_multi_worker_mode(strategy):
+        return value
+    # Every replica offers its process's value; the first replica is the chief's (worker 0's).
+    values = strategy.gather(strategy.run(lambda: tf.constant([value], tf.int64)), axis=0)
+    return int(values.numpy()[0])
+
+
 def replica_share(draw, shape):
     """This replica's rows of `draw(global_shape)`, where `shape` is [this replica's batch, ...].
 

@@ -28,8 +28,10 @@ flags.DEFINE_float("learning_rate", None, "Learning rate of both optimizers; def
 flags.DEFINE_integer("decay_epochs", 0, "Epochs at the end of training over which the learning rate "
                      "decays linearly to zero (pix2pix: 100 of 200).", lower_bound=0)
 flags.DEFINE_enum("mixed_precision", "auto", runtime.PRECISIONS,
-                  "Precision policy. auto: float16 on a GPU, bfloat16 on a TPU or a CPU that computes "
-                  "it natively, else float32; off: float32 as the papers; float16 uses loss scaling.")
+                  "Precision policy. auto: bfloat16 where the device computes it natively (TPUs, GPUs "
+                  "from Ampere on, CPUs with AVX512-BF16 or AMX), else on a GPU float16 for pix2pix, "
+                  "DCGAN and PieNet and float32 for DPE and GPEN, else float32; off: float32 as the "
+                  "papers; float16 uses loss scaling.")
 flags.DEFINE_enum("xla", "auto", runtime.XLA_MODES, "Compile the train step with XLA.")
 flags.DEFINE_enum("strategy", "auto", runtime.STRATEGIES,
                   "tf.distribute strategy; multi_worker reads the cluster from TF_CONFIG.")

@@ -68,6 +68,12 @@ class GANModel(distribute.ReplicaSafeFit, keras.Model):
     # -- compile ---------------------------------------------------------------------------------
 
     learning_rate = None  # the paper's, set by each model
+    # Whether --mixed_precision=auto picks float16 for this model on a GPU without bfloat16
+    # (runtime.auto_precision); False where float16 was measured to change its training.
+    GPU_FLOAT16 = True
+    # The generator optimizer's first loss scale under mixed_float16 (keras' is 2**15); a model whose
+    # generator gradients overflow that starts lower, so that its first updates are not skipped.
+    G_LOSS_SCALE = 2.0 ** 15
 
     def default_optimizers(self, learning_rate):
         """The paper's (generator, discriminator) optimizers with this rate (a float or a schedule)."""
@@ -78,15 +84,17 @@ class GANModel(distribute.ReplicaSafeFit, keras.Model):
 
         `learning_rate` (a float or a schedule) replaces the paper's in the default optimizers.
         Keyword arguments go to `keras.Model.compile` (`jit_compile`, `steps_per_execution`, ...).
-        Under a `mixed_float16` policy both optimizers are wrapped in a `LossScaleOptimizer`. Both are
-        built here, so that this runs under a distribution strategy's scope and not lazily in a step.
+        Under a `mixed_float16` policy both optimizers are wrapped in a `LossScaleOptimizer` (the
+        generator's starting at G_LOSS_SCALE). Both are built here, so that this runs under a
+        distribution strategy's scope and not lazily in a step.
         """
         if kwargs.pop("optimizer", None) is not None:
             raise TypeError("a GAN has two optimizers: pass g_optimizer= and d_optimizer=, "
                             "not optimizer=")
         super().compile(optimizer=None, **kwargs)
         default_g, default_d = self.default_optimizers(learning_rate or self.learning_rate)
-        self.g_optimizer = self._prepare(g_optimizer or default_g, self.generator_variables)
+        self.g_optimizer = self._prepare(g_optimizer or default_g, self.generator_variables,
+                                         self.G_LOSS_SCALE)
         self.d_optimizer = self._prepare(d_optimizer or default_d, self.discriminator_variables)
 
     @property
@@ -99,13 +107,13 @@ class GANModel(distribute.ReplicaSafeFit, keras.Model):
         """What `d_optimizer` trains; None for a model without a critic (then no d_optimizer)."""
         return self.discriminator.trainable_variables
 
-    def _prepare(self, optimizer, variables):
+    def _prepare(self, optimizer, variables, initial_scale=2.0 ** 15):
         if optimizer is None or variables is None:
             return None
         optimizer = keras.optimizers.get(optimizer)
         if self.dtype_policy.name == "mixed_float16" and not isinstance(
                 optimizer, keras.optimizers.LossScaleOptimizer):
-            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer, initial_scale=initial_scale)
         optimizer.build(variables)
         return optimizer
 

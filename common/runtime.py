@@ -43,6 +43,31 @@ def onednn_enabled():
     return bool(_pywrap_util_port.IsMklEnabled())
 
 
+def gpu_has_bfloat16():
+    """Whether every GPU computes bfloat16 (NVIDIA compute capability 8.0, Ampere, or newer)."""
+    gpus = tf.config.list_physical_devices("GPU")
+    return bool(gpus) and all(
+        tf.config.experimental.get_device_details(gpu).get("compute_capability", (0, 0)) >= (8, 0)
+        for gpu in gpus)
+
+
+def auto_precision(device, gpu_float16=True):
+    """What --mixed_precision=auto means on `device` ("cpu", "gpu" or "tpu") for a model.
+
+    bfloat16 wherever it is computed natively: it has float32's range, so nothing overflows and no
+    loss scale is needed. On a GPU without it, float16 with loss scaling for the models where that
+    was measured to train as float32 does (`gpu_float16`, a model's `GPU_FLOAT16`), float32 for the
+    others (BUILD_NOTES.md, "Precision").
+    """
+    if device == "tpu":
+        return "bfloat16"
+    if device == "cpu":
+        return "bfloat16" if cpu_has_native_bfloat16() else "off"
+    if gpu_has_bfloat16():
+        return "bfloat16"
+    return "float16" if gpu_float16 else "off"
+
+
 _POLICIES = {"off": "float32", "float16": "mixed_float16", "bfloat16": "mixed_bfloat16"}
 
 
@@ -80,11 +105,12 @@ def make_strategy(name, tpu=None):
 
 
 def configure(strategy="auto", mixed_precision="off", xla="auto", seed=None, deterministic=False,
-              tpu=None, cpu_devices=1):
+              tpu=None, cpu_devices=1, gpu_float16=True):
     """Set up the process for training and return what was chosen.
 
     The precision policy is global in Keras, so call this before building a model. `cpu_devices` > 1
     splits the CPU into that many logical devices first, for `mirrored` without GPUs.
+    `gpu_float16` (the model's `GPU_FLOAT16`) says whether `auto` may pick float16 (auto_precision).
     """
     if cpu_devices > 1:
         distribute.split_cpu(cpu_devices)
@@ -108,8 +134,7 @@ def configure(strategy="auto", mixed_precision="off", xla="auto", seed=None, det
                         "this CPU: import this package before TensorFlow, or set "
                         "TF_ENABLE_ONEDNN_OPTS=1 before starting Python")
     if mixed_precision == "auto":
-        mixed_precision = {"gpu": "float16", "tpu": "bfloat16",
-                           "cpu": "bfloat16" if cpu_has_native_bfloat16() else "off"}[device]
+        mixed_precision = auto_precision(device, gpu_float16)
     policy = _POLICIES[mixed_precision]
     keras.mixed_precision.set_global_policy(policy)
     jit = {"on": True, "off": False, "auto": device != "cpu" or CPU_AUTO_XLA}[xla]

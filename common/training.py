@@ -4,6 +4,7 @@ A notebook needs none of this: build the model, `compile()`, `fit(dataset)` with
 `common.callbacks.standard(model_dir)`, and export. This module reads the shared flags for the scripts.
 """
 
+import glob
 import os
 
 from absl import app, logging
@@ -12,8 +13,9 @@ from common import callbacks, data, distribute, export, export_flag, runtime, sc
 from common.flags import FLAGS
 
 
-def setup():
-    """The runtime the flags ask for; call it first, before any other TensorFlow work."""
+def setup(model_class):
+    """The runtime the flags ask for, for a `model_class` (a GANModel subclass) run; call it first,
+    before any other TensorFlow work."""
     if not FLAGS.model_dir:
         raise app.UsageError("--model_dir is required: where checkpoints, samples and the model go")
     if not FLAGS.data:
@@ -23,28 +25,71 @@ def setup():
         raise app.UsageError(f"--decay_epochs={FLAGS.decay_epochs} must be smaller than "
                              f"--epochs={FLAGS.epochs}")
     chosen = runtime.configure(FLAGS.strategy, FLAGS.mixed_precision, FLAGS.xla, FLAGS.seed,
-                               FLAGS.deterministic, FLAGS.tpu, FLAGS.cpu_devices)
+                               FLAGS.deterministic, FLAGS.tpu, FLAGS.cpu_devices,
+                               gpu_float16=model_class.GPU_FLOAT16)
     replicas = chosen.strategy.num_replicas_in_sync
     if FLAGS.batch_size % replicas:
         raise app.UsageError(f"--batch_size={FLAGS.batch_size} is the global batch: it must divide "
                              f"by the {replicas} replicas of --strategy={FLAGS.strategy}")
+    global _data_seed
+    _data_seed = choose_data_seed(FLAGS.model_dir, FLAGS.seed, chosen.strategy)
+    if distribute.is_chief(chosen.strategy):
+        logging.info("data seed %d", _data_seed)
     return chosen  # --model_dir is made by the first file written, so a bad flag leaves nothing
+
+
+_data_seed = None  # the run's, set by setup()
+
+
+def choose_data_seed(model_dir, seed, strategy):
+    """The seed of the run's data streams, the same in every worker: the one its checkpoints in
+    `model_dir` (a stage's folder included) were trained with, else `seed` (--seed), else one the
+    chief draws. Each worker keeps its share of every global batch of the same stream, so workers
+    that shuffled with seeds of their own would read some examples twice and others never."""
+    stored = None
+    for folder in sorted(glob.glob(os.path.join(model_dir, "checkpoints"))
+                         + glob.glob(os.path.join(model_dir, "*", "checkpoints"))):
+        try:
+            state = callbacks.read_state(folder)
+        except ValueError as err:
+            raise app.UsageError(f"--model_dir={model_dir}: {err}") from err
+        if state and state.get("data_seed") is not None:
+            stored = state["data_seed"]
+            break
+    if stored is not None and seed is not None and stored != seed:
+        logging.warning("the checkpoints in %s were trained on the data order of seed %d: it goes "
+                        "on with that one, not with --seed=%d", model_dir, stored, seed)
+    chosen = stored if stored is not None else data.stream_seed(seed)
+    return distribute.from_chief(strategy, chosen)
+
+
+def data_seed():
+    """The run's data seed (see choose_data_seed); setup() must have run."""
+    if _data_seed is None:
+        raise RuntimeError("training.setup() chooses the data seed: call it first")
+    return _data_seed
 
 
 def dataset(flag_name, **kwargs):
     """data.pipeline over the source in --<flag_name>, turning a bad source into a usage error."""
     try:
         return data.pipeline(getattr(FLAGS, flag_name), on_bad_image=FLAGS.on_bad_image,
-                             seed=FLAGS.seed, **kwargs)
+                             seed=data_seed(), **kwargs)
     except (ValueError, FileNotFoundError) as err:
         raise app.UsageError(f"--{flag_name}={getattr(FLAGS, flag_name)}: {err}") from err
 
 
-def resume_start(model_dir, steps):
+def resume_start(model_dir):
     """Where the training data stream of a run in `model_dir` resumes: the elements that the epochs
-    of its checkpoint have read (epochs x steps x global batch), 0 for a new run."""
-    state = callbacks.read_state(os.path.join(model_dir, "checkpoints"))
-    return state["epoch"] * steps * FLAGS.batch_size if state else 0
+    of its checkpoint have read, 0 for a new run."""
+    folder = os.path.join(model_dir, "checkpoints")
+    state = callbacks.read_state(folder)
+    if state is None:
+        return 0
+    if "data_position" not in state:
+        raise app.UsageError(f"the checkpoint in {folder} does not say where its training data "
+                             "stream was (a notebook's run?): resume it as it was made")
+    return state["data_position"]
 
 
 def require_pairs(model, *flag_names):
@@ -106,7 +151,8 @@ def fit_and_export(model, train_ds, steps, *, val_ds=None, val_steps=None, sampl
     model.fit(train_ds, epochs=epochs or FLAGS.epochs, steps_per_epoch=steps, validation_data=val_ds,
               validation_steps=val_steps,
               callbacks=callbacks.standard(model_dir or FLAGS.model_dir, sample_batch,
-                                           FLAGS.sample_every))
+                                           FLAGS.sample_every, state={"data_seed": data_seed()},
+                                           elements_per_epoch=steps * FLAGS.batch_size))
     if model.stop_training:
         return False
     if FLAGS.export and export_fn:

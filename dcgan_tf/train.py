@@ -40,13 +40,13 @@ def _images(flag_name, start=0):
 
 def main(argv):
     del argv
-    runtime = training.setup()
+    runtime = training.setup(DCGAN)
     try:
         networks.num_blocks(FLAGS.image_size)
     except ValueError as err:
         raise app.UsageError(f"--image_size: {err}") from err
     steps = training.steps_per_epoch()
-    train_ds = _images("data", start=training.resume_start(FLAGS.model_dir, steps))
+    train_ds = _images("data", start=training.resume_start(FLAGS.model_dir))
     val_ds = _images("val_data") if FLAGS.val_data else None
     with runtime.strategy.scope():
         model = DCGAN(image_size=FLAGS.image_size, channels=FLAGS.channels,

@@ -160,6 +160,12 @@ class DPE(GANModel):
     # -- optimizers --------------------------------------------------------------------------------
 
     learning_rate = 1e-5  # official netG/netD_base_learning_rate, both modes
+    # float16 (measured on the CPU, BUILD_NOTES.md "Precision"): from keras' 2**15 the generator's
+    # loss scale fell to 256 (2way) and 4096 (1way) before a step went through, each skipped step
+    # costing critic_steps batches; and the critic's penalty would take second derivatives in it.
+    # So `auto` keeps float32 on GPUs without bfloat16, and a chosen float16 starts at 2**7.
+    GPU_FLOAT16 = False
+    G_LOSS_SCALE = 2.0 ** 7
 
     def default_optimizers(self, learning_rate):
         # tf.train.AdamOptimizer's defaults: betas (0.9, 0.999), epsilon 1e-8.

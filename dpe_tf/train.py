@@ -35,7 +35,7 @@ def _pairs(flag_name, training_, batch_size, start=0):
 
 def main(argv):
     del argv
-    runtime = training.setup()
+    runtime = training.setup(DPE)
     try:
         networks.generator(FLAGS.image_size)  # checks the size before any data is read
     except ValueError as err:
@@ -46,7 +46,7 @@ def main(argv):
     training.require_pairs(f"DPE --mode={FLAGS.mode}", "data", "val_data")
     steps = training.steps_per_epoch()
     train_ds = _pairs("data", True, FLAGS.batch_size,
-                      start=training.resume_start(FLAGS.model_dir, steps))
+                      start=training.resume_start(FLAGS.model_dir))
     val_ds = _pairs("val_data", False, FLAGS.batch_size) if FLAGS.val_data else None
     sample_batch = first_batch(_pairs("val_data" if FLAGS.val_data else "data", False,
                                       FLAGS.num_samples))

@@ -177,6 +177,10 @@ class GPEN(GANModel):
     # -- optimizers --------------------------------------------------------------------------------
 
     learning_rate = 0.002  # official --lr
+    # The R1 penalty and the path length regularizer take second derivatives; in float16 R1 moved
+    # 0.7% from float32 on the same critic and batch (BUILD_NOTES.md "Precision"), and the official
+    # code trains in float32: `auto` keeps float32 on GPUs without bfloat16.
+    GPU_FLOAT16 = False
 
     def default_optimizers(self, learning_rate):
         # Official: both Adam with the lazy-regularisation adjustment, G for path length every 4 steps

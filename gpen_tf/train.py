@@ -46,15 +46,15 @@ def _faces(flag_name, stage, training_, batch_size, options, start=0):
     try:
         return degradation.faces(
             getattr(FLAGS, flag_name), size=FLAGS.image_size, batch_size=batch_size, training=training_,
-            stage=stage, degradation=options, seed=FLAGS.seed or 0, on_bad_image=FLAGS.on_bad_image,
-            cache=FLAGS.cache, repeat=training_, start=start)
+            stage=stage, degradation=options, seed=training.data_seed(),
+            on_bad_image=FLAGS.on_bad_image, cache=FLAGS.cache, repeat=training_, start=start)
     except (ValueError, FileNotFoundError) as err:
         raise app.UsageError(f"--{flag_name}={getattr(FLAGS, flag_name)}: {err}") from err
 
 
 def main(argv):
     del argv
-    runtime = training.setup()
+    runtime = training.setup(GPEN)
     try:
         networks.check_size(FLAGS.image_size)
     except ValueError as err:
@@ -67,7 +67,7 @@ def main(argv):
     init_from = None if FLAGS.init_from == "none" else FLAGS.init_from
     for stage, stage_dir, previous in training.stages(STAGES, FLAGS.stage, init_from):
         train_ds = _faces("data", stage, True, FLAGS.batch_size, options,
-                          start=training.resume_start(stage_dir, steps))
+                          start=training.resume_start(stage_dir))
         val_ds = _faces("val_data", stage, False, FLAGS.batch_size, options) if FLAGS.val_data else None
         sample_batch = first_batch(_faces("val_data" if FLAGS.val_data else "data", stage, False,
                                           FLAGS.num_samples, options))

@@ -47,7 +47,7 @@ def _batches(flag_name, users, training_, batch_size, start=0):
     try:
         return data.dataset(getattr(FLAGS, flag_name), users, batch_size=batch_size,
                             image_size=FLAGS.image_size, training=training_, repeat=training_,
-                            load_size=FLAGS.load_size, flip=FLAGS.flip, seed=FLAGS.seed,
+                            load_size=FLAGS.load_size, flip=FLAGS.flip, seed=training.data_seed(),
                             on_bad_image=FLAGS.on_bad_image, cache=FLAGS.cache, start=start)
     except (ValueError, FileNotFoundError) as err:
         raise app.UsageError(f"--{flag_name}={getattr(FLAGS, flag_name)}: {err}") from err
@@ -68,7 +68,7 @@ def _export(model, path, metadata):
 
 def main(argv):
     del argv
-    runtime = training.setup()
+    runtime = training.setup(PieNet)
     if FLAGS.image_size % networks.MULTIPLE:
         raise app.UsageError(f"--image_size={FLAGS.image_size} must divide by {networks.MULTIPLE}")
     users = _users()
@@ -80,7 +80,7 @@ def main(argv):
         -(-data.count(FLAGS.val_data, users) // FLAGS.batch_size) if val_ds else None)
     for stage, stage_dir, previous in training.stages(STAGES, FLAGS.stage, FLAGS.init_from):
         train_ds = _batches("data", users, True, FLAGS.batch_size,
-                            start=training.resume_start(stage_dir, steps))
+                            start=training.resume_start(stage_dir))
         with runtime.strategy.scope():
             model = PieNet(users=users, stage=stage, image_size=FLAGS.image_size,
                            embedding_width=FLAGS.embedding_width, enhancer_width=FLAGS.enhancer_width,

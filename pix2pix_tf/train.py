@@ -45,7 +45,7 @@ def _pairs(flag_name, training_, batch_size, start=0):
 
 def main(argv):
     del argv
-    runtime = training.setup()
+    runtime = training.setup(Pix2Pix)
     training.require_pairs("pix2pix", "data", "val_data")
     inference.check_formats(FLAGS.inference, export_flag.chosen())
     multiple = 2 ** networks.num_downs(FLAGS.generator)
@@ -54,7 +54,7 @@ def main(argv):
                              f"--generator={FLAGS.generator}")
     steps = training.steps_per_epoch()
     train_ds = _pairs("data", True, FLAGS.batch_size,
-                      start=training.resume_start(FLAGS.model_dir, steps))
+                      start=training.resume_start(FLAGS.model_dir))
     val_ds = _pairs("val_data", False, FLAGS.batch_size) if FLAGS.val_data else None
     sample_batch = first_batch(_pairs("val_data" if FLAGS.val_data else "data", False,
                                       FLAGS.num_samples))

@@ -2,13 +2,13 @@
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 
 import h5py
 import numpy as np
+
+from common import callbacks
 
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
 
@@ -31,8 +31,8 @@ def run_without_tensorflow(module, *args):
 
 
 def state(model_dir):
-    with open(model_dir / "checkpoints" / "state.json") as f:
-        return json.load(f)
+    """The training state in a run's checkpoint (epoch, model, config, random_state, ...)."""
+    return callbacks.read_state(model_dir / "checkpoints")
 
 
 def g_steps(model_dir):
@@ -117,18 +117,13 @@ print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in
     return {key: dict(np.load(tmp_path / f"{key}_out.npz")) for key in calls}
 
 
-def kill_after_checkpoint(module, *args, checkpoint):
-    """Start `python -m module args` and SIGKILL it as soon as the state.json in the folder
-    `checkpoint` exists (the end of its first epoch there); returns the epoch it had reached."""
-    proc = subprocess.Popen([sys.executable, "-m", module, *args], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, env=ENV)
-    deadline = time.time() + 240
-    while not (checkpoint / "state.json").exists() and time.time() < deadline:
-        time.sleep(0.1)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    with open(checkpoint / "state.json") as f:
-        return json.load(f)["epoch"]
+def run_to_fault(point, epoch, module, *args):
+    """`python -m module args` ended at `point` of its checkpoint save of `epoch` (see faulty_save.py)."""
+    result = subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "faulty_save.py"),
+                             point, str(epoch), module, *args], capture_output=True, text=True,
+                            env=ENV, timeout=300)
+    assert result.returncode == 17, result.stderr[-3000:]  # faulty_save.KILLED
+    return result
 
 
 def checkpoint_arrays(model_dir):

@@ -23,6 +23,7 @@ import pytest
 import tensorflow as tf
 
 import clitools
+from common import callbacks, images
 
 FLAGS = ["--data=demo:gray2color:train", "--val_data=demo:gray2color:test", "--generator=unet_64",
          "--image_size=64", "--load_size=72", "--ngf=4", "--ndf=4", "--batch_size=4",
@@ -40,9 +41,10 @@ def _ports(count):
     return ports
 
 
-def start_workers(model_dir, scratch, *args, workers=2):
-    """`pix2pix_tf.train` as a MultiWorkerMirroredStrategy cluster of local processes (worker 0 is
-    the chief), each with its own TMPDIR under `scratch`; returns the Popen objects."""
+def start_cluster(command, scratch, workers=2):
+    """`command` (a list; "{index}" in it is the worker's index) in every worker process of a
+    MultiWorkerMirroredStrategy cluster on 127.0.0.1 (worker 0 is the chief), each with its own
+    TMPDIR under `scratch`; returns the Popen objects."""
     cluster = {"worker": [f"127.0.0.1:{p}" for p in _ports(workers)]}
     procs = []
     for index in range(workers):
@@ -51,10 +53,15 @@ def start_workers(model_dir, scratch, *args, workers=2):
         env = dict(clitools.ENV, TMPDIR=str(tmp), TF_CONFIG=json.dumps(
             {"cluster": cluster, "task": {"type": "worker", "index": index}}))
         procs.append(subprocess.Popen(
-            [sys.executable, "-m", "pix2pix_tf.train", *FLAGS, "--strategy=multi_worker",
-             f"--model_dir={model_dir}", *args],
+            [part.replace("{index}", str(index)) for part in command],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
     return procs
+
+
+def start_workers(model_dir, scratch, *args):
+    """`pix2pix_tf.train` with FLAGS and `args` in a cluster of two workers (start_cluster)."""
+    return start_cluster([sys.executable, "-m", "pix2pix_tf.train", *FLAGS, "--strategy=multi_worker",
+                          f"--model_dir={model_dir}", *args], scratch)
 
 
 def finish(procs, timeout=300):
@@ -88,16 +95,16 @@ def start_killed_and_restarted_workers(model_dir, scratch, *args):
     run to the end; returns (the epoch they were killed at, the killed chief's pid, the restarted
     Popen objects). The killed processes get their own TMPDIRs: a kill leaves TF's temporary files."""
     procs = start_workers(model_dir, scratch / "killed", *args)
-    state = model_dir / "checkpoints" / "state.json"
+    checkpoint = model_dir / "checkpoints" / callbacks.WEIGHTS  # renamed into place when complete
     deadline = time.time() + 240
-    while not state.exists() and time.time() < deadline and procs[0].poll() is None:
+    while not checkpoint.exists() and time.time() < deadline and procs[0].poll() is None:
         time.sleep(0.1)
-    assert state.exists(), procs[0].communicate()[0][-3000:]
+    assert checkpoint.exists(), procs[0].communicate()[0][-3000:]
     procs[1].send_signal(signal.SIGKILL)  # a worker dies; the job is restarted
     procs[0].send_signal(signal.SIGKILL)
     for p in procs:
         p.communicate()
-    killed_at = json.loads(state.read_text())["epoch"]
+    killed_at = callbacks.read_state(model_dir / "checkpoints")["epoch"]
     return killed_at, [procs[0].pid], start_workers(model_dir, scratch, *args)
 
 
@@ -144,7 +151,7 @@ def test_killed_workers_resume_together(runs):
     assert killed_at < 3
     for out in outputs:
         assert f"at epoch {killed_at}" in out and "Epoch 3/3" in out
-    assert json.loads((root / "multi_worker" / "checkpoints" / "state.json").read_text())["epoch"] == 3
+    assert callbacks.read_state(root / "multi_worker" / "checkpoints")["epoch"] == 3
 
 
 def test_only_the_chief_writes_and_the_other_worker_leaves_nothing(runs):
@@ -160,3 +167,24 @@ def test_only_the_chief_writes_and_the_other_worker_leaves_nothing(runs):
     # empty; what it held was not recorded, so the listing is now in the message).
     left = [n for n in os.listdir(root / "scratch" / "tmp1") if not n.startswith("__autograph_generated")]
     assert left == [], os.listdir(root / "scratch" / "tmp1")
+
+
+def test_workers_without_a_seed_read_every_example_once_an_epoch(tmp_path):
+    """Without --seed the chief draws the data seed and every worker takes it: the two workers'
+    shares of each global batch come from one shuffle, so an epoch gives every example once."""
+    folder = tmp_path / "numbered"
+    folder.mkdir()
+    for number in range(16):  # image k is all k: what a replica was given reads off its pixels
+        images.write_image(folder / f"{number:02d}.png", np.full((8, 8, 3), number, np.uint8))
+    output = tmp_path / "given{index}.json"
+    procs = start_cluster([sys.executable, os.path.join(os.path.dirname(__file__), "data_order_worker.py"),
+                           f"--data={folder}", f"--model_dir={tmp_path / 'run'}", "--image_size=8",
+                           "--batch_size=4", "--strategy=multi_worker", "--xla=off",
+                           "--mixed_precision=off", f"--output={output}"], tmp_path / "scratch")
+    outputs = finish(procs)
+    reports = [json.loads((tmp_path / f"given{index}.json").read_text()) for index in range(2)]
+    assert reports[0]["seed"] == reports[1]["seed"]
+    assert sum(f"data seed {reports[0]['seed']}" in out for out in outputs) == 1  # the chief's line
+    given = [number for report in reports for share in report["given"] for number in share]
+    assert sorted(given) == list(range(16))  # 4 steps x 2 workers x 2 each
+    assert all(len(share) == 2 for report in reports for share in report["given"])

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from clitools import (assert_same_arrays, checkpoint_arrays, kill_after_checkpoint, run,
+from clitools import (assert_same_arrays, checkpoint_arrays, run, run_to_fault,
                       serve_in_fresh_process, state)
 
 TINY = ["--data=demo:faces:train", "--image_size=16", "--channel_multiplier=1", "--narrow=0.03125",
@@ -38,12 +38,12 @@ def test_bad_flags_are_named(tmp_path, flags, message):
     assert result.returncode != 0 and message in result.stderr
 
 
-def test_a_run_killed_in_its_first_stage_resumed_ends_as_the_uninterrupted_one(trained, tmp_path):
-    args = [*TINY, *EXACT, "--noexport"]
-    done = kill_after_checkpoint("gpen_tf.train", *args, f"--model_dir={tmp_path / 'killed'}",
-                                 checkpoint=tmp_path / "killed" / "prior" / "checkpoints")
-    assert done >= 1
-    run("gpen_tf.train", *args, f"--model_dir={tmp_path / 'killed'}")
+def test_a_run_killed_in_a_save_of_its_first_stage_resumed_ends_as_the_uninterrupted_one(
+        trained, tmp_path):
+    args = [*TINY, *EXACT, "--noexport", f"--model_dir={tmp_path}"]
+    run_to_fault("commit", 2, "gpen_tf.train", *args)  # the prior stage's last save, not renamed
+    assert state(tmp_path / "prior")["epoch"] == 1 and not (tmp_path / "restore").exists()
+    result = run("gpen_tf.train", *args)
+    assert f"resumed from {tmp_path / 'prior' / 'checkpoints'} at epoch 1" in result.stderr
     for stage in ("prior", "restore"):
-        assert_same_arrays(checkpoint_arrays(tmp_path / "killed" / stage),
-                           checkpoint_arrays(trained / stage))
+        assert_same_arrays(checkpoint_arrays(tmp_path / stage), checkpoint_arrays(trained / stage))

@@ -3,12 +3,12 @@
 import json
 import os
 
+import h5py
 import numpy as np
 import pytest
 
-from clitools import (assert_same_arrays, checkpoint_arrays, g_steps, kill_after_checkpoint, run,
-                      state)
-from common import export, images
+from clitools import assert_same_arrays, checkpoint_arrays, g_steps, run, run_to_fault, state
+from common import callbacks, export, images
 
 TINY = ["--data=demo:gray2color:train", "--val_data=demo:gray2color:test", "--generator=unet_32",
         "--image_size=32", "--load_size=40", "--ngf=4", "--ndf=4", "--batch_size=2",
@@ -50,22 +50,29 @@ def test_the_export_says_what_it_is_and_other_tools_refuse_it(trained):
         assert not (trained / "refused").exists()
 
 
-def test_a_killed_run_resumed_ends_as_the_uninterrupted_one(trained, tmp_path):
-    args = [*EXACT, "--noexport"]
-    done = kill_after_checkpoint("pix2pix_tf.train", *args, f"--model_dir={tmp_path / 'killed'}",
-                                 checkpoint=tmp_path / "killed" / "checkpoints")
-    assert 1 <= done < 3 and g_steps(tmp_path / "killed") == 3 * done
-
-    result = run("pix2pix_tf.train", *args, f"--model_dir={tmp_path / 'killed'}")
-    assert f"resumed from {tmp_path / 'killed' / 'checkpoints'} at epoch {done}" in result.stderr
-    assert state(tmp_path / "killed")["epoch"] == 3
-    assert_same_arrays(checkpoint_arrays(tmp_path / "killed"), checkpoint_arrays(trained))
+def test_a_run_killed_at_every_point_of_a_save_resumes_and_ends_as_the_uninterrupted_one(
+        trained, tmp_path):
+    """Each rerun is killed in the middle of a later save (faulty_save.py), the last one just after
+    the rename: every kill leaves the checkpoint of the save before it, whole, and the chain ends
+    bit-identical to the uninterrupted run, random state included."""
+    args = [*EXACT, "--noexport", f"--model_dir={tmp_path}"]
+    folder = tmp_path / "checkpoints"
+    run_to_fault("weights", 2, "pix2pix_tf.train", *args)  # half of epoch 2's file written
+    for point, epoch, resumed, left in [("state", 3, 1, 2), ("commit", 3, 2, 2), ("renamed", 3, 2, 3)]:
+        assert state(tmp_path)["epoch"] == resumed and g_steps(tmp_path) == 3 * resumed
+        result = run_to_fault(point, epoch, "pix2pix_tf.train", *args)
+        assert f"resumed from {folder} at epoch {resumed}" in result.stderr
+        assert state(tmp_path)["epoch"] == left
+    assert state(tmp_path)["data_seed"] == 0  # --seed
+    assert state(tmp_path)["data_position"] == 3 * 3 * 2  # epochs x steps x batch
+    assert_same_arrays(checkpoint_arrays(tmp_path), checkpoint_arrays(trained))
 
 
 def test_checkpoint_of_another_model_is_refused(tmp_path):
     (tmp_path / "checkpoints").mkdir()
-    (tmp_path / "checkpoints" / "state.json").write_text(
-        json.dumps({"model": "DCGAN", "config": {}, "epoch": 3}))
+    with h5py.File(tmp_path / "checkpoints" / callbacks.WEIGHTS, "w") as f:
+        f.attrs["gan_zoo_state"] = json.dumps({"model": "DCGAN", "config": {}, "epoch": 3,
+                                               "data_position": 18})
     result = run("pix2pix_tf.train", *TINY, "--epochs=1", f"--model_dir={tmp_path}", check=False)
     assert result.returncode != 0
     assert "checkpoint of a DCGAN model, not of a Pix2Pix" in result.stderr

@@ -2,11 +2,17 @@
 
 import json
 
+import h5py
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
-from common import callbacks, runtime
+from common import callbacks, runtime, training
+from dcgan_tf import DCGAN
+from dpe_tf import DPE
+from gpen_tf import GPEN
+from pienet_tf import PieNet
 from pix2pix_tf import Pix2Pix
 
 
@@ -22,6 +28,30 @@ def test_auto_precision_on_cpu_follows_native_bfloat16(monkeypatch, native, poli
     monkeypatch.setattr(runtime, "cpu_has_native_bfloat16", lambda: native)
     rt = runtime.configure("default", "auto", "auto")
     assert rt.policy == policy and rt.jit_compile is runtime.CPU_AUTO_XLA
+
+
+@pytest.mark.parametrize("bfloat16, expected", [
+    (True, {"Pix2Pix": "bfloat16", "DCGAN": "bfloat16", "PieNet": "bfloat16", "DPE": "bfloat16",
+            "GPEN": "bfloat16"}),
+    (False, {"Pix2Pix": "float16", "DCGAN": "float16", "PieNet": "float16", "DPE": "off",
+             "GPEN": "off"}),
+])
+def test_auto_precision_on_a_gpu_is_chosen_per_model(monkeypatch, bfloat16, expected):
+    monkeypatch.setattr(runtime, "gpu_has_bfloat16", lambda: bfloat16)
+    chosen = {model.__name__: runtime.auto_precision("gpu", model.GPU_FLOAT16)
+              for model in (Pix2Pix, DCGAN, PieNet, DPE, GPEN)}
+    assert chosen == expected
+
+
+def test_dpe_generator_loss_scale_starts_low_under_float16():
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        model = DPE(mode="1way", image_size=64)
+        model.compile()
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert float(model.g_optimizer.dynamic_scale.numpy()) == 2.0 ** 7
+    assert float(model.d_optimizer.dynamic_scale.numpy()) == 2.0 ** 15
 
 
 @pytest.mark.parametrize("args, message", [
@@ -52,7 +82,7 @@ def test_checkpoint_keeps_the_last_good_epoch_when_losses_go_nan(tmp_path):
     ckpt.on_epoch_end(1, {"g_l1": float("nan")})
     assert model.stop_training
     assert (tmp_path / "latest.weights.h5").read_bytes() == saved
-    assert json.loads((tmp_path / "state.json").read_text())["epoch"] == 1
+    assert callbacks.read_state(str(tmp_path))["epoch"] == 1
 
 
 def test_checkpoint_of_a_different_architecture_names_the_settings(tmp_path):
@@ -66,3 +96,16 @@ def test_checkpoint_of_a_different_architecture_names_the_settings(tmp_path):
     ckpt.set_model(wider)
     with pytest.raises(ValueError, match="ngf"):
         ckpt.on_train_begin()
+
+
+def test_the_data_seed_is_the_checkpoints_else_seed_else_drawn(tmp_path):
+    strategy = tf.distribute.get_strategy()
+    drawn = {training.choose_data_seed(str(tmp_path), None, strategy) for _ in range(3)}
+    assert len(drawn) > 1  # three draws from 2**30 seeds
+    assert training.choose_data_seed(str(tmp_path), 5, strategy) == 5
+    # A stage's checkpoint (PieNet, GPEN) holds the seed that the whole run goes on with.
+    (tmp_path / "prior" / "checkpoints").mkdir(parents=True)
+    with h5py.File(tmp_path / "prior" / "checkpoints" / callbacks.WEIGHTS, "w") as f:
+        f.attrs["gan_zoo_state"] = json.dumps({"epoch": 1, "data_seed": 123})
+    assert training.choose_data_seed(str(tmp_path), None, strategy) == 123
+    assert training.choose_data_seed(str(tmp_path), 5, strategy) == 123
