@@ -1,5 +1,6 @@
 """Callbacks every model trains with: checkpoint/resume, sample grids, TensorBoard scalars."""
 
+import glob
 import json
 import math
 import os
@@ -10,7 +11,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from common import distribute, images
+from common import data, distribute, images
 
 
 WEIGHTS = "latest.weights.h5"  # the checkpoint file of a folder
@@ -127,6 +128,25 @@ def read_state(directory):
             raise ValueError(f"{path} is a weights file but not a checkpoint of this package "
                              "(it holds no training state): move it out of the checkpoint folder")
         return json.loads(f.attrs[_STATE])
+
+
+def data_seed_of(model_dir, seed, strategy):
+    """The seed of the run's data streams, the same in every worker: the one its checkpoints in
+    `model_dir` (a stage's folder included) were trained with, else `seed` (--seed), else one the
+    chief draws. Each worker keeps its share of every global batch of the same stream, so workers
+    that shuffled with seeds of their own would read some examples twice and others never."""
+    stored = None
+    for folder in sorted(glob.glob(os.path.join(model_dir, "checkpoints"))
+                         + glob.glob(os.path.join(model_dir, "*", "checkpoints"))):
+        state = read_state(folder)
+        if state and state.get("data_seed") is not None:
+            stored = state["data_seed"]
+            break
+    if stored is not None and seed is not None and stored != seed:
+        logging.warning("the checkpoints in %s were trained on the data order of seed %d: it goes "
+                        "on with that one, not with --seed=%d", model_dir, stored, seed)
+    chosen = stored if stored is not None else data.stream_seed(seed)
+    return distribute.from_chief(strategy, chosen)
 
 
 def random_state(model):

@@ -4,7 +4,6 @@ A notebook needs none of this: build the model, `compile()`, `fit(dataset)` with
 `common.callbacks.standard(model_dir)`, and export. This module reads the shared flags for the scripts.
 """
 
-import glob
 import os
 
 from absl import app, logging
@@ -32,7 +31,10 @@ def setup(model_class):
         raise app.UsageError(f"--batch_size={FLAGS.batch_size} is the global batch: it must divide "
                              f"by the {replicas} replicas of --strategy={FLAGS.strategy}")
     global _data_seed
-    _data_seed = choose_data_seed(FLAGS.model_dir, FLAGS.seed, chosen.strategy)
+    try:
+        _data_seed = callbacks.data_seed_of(FLAGS.model_dir, FLAGS.seed, chosen.strategy)
+    except ValueError as err:
+        raise app.UsageError(f"--model_dir={FLAGS.model_dir}: {err}") from err
     if distribute.is_chief(chosen.strategy):
         logging.info("data seed %d", _data_seed)
     return chosen  # --model_dir is made by the first file written, so a bad flag leaves nothing
@@ -41,30 +43,8 @@ def setup(model_class):
 _data_seed = None  # the run's, set by setup()
 
 
-def choose_data_seed(model_dir, seed, strategy):
-    """The seed of the run's data streams, the same in every worker: the one its checkpoints in
-    `model_dir` (a stage's folder included) were trained with, else `seed` (--seed), else one the
-    chief draws. Each worker keeps its share of every global batch of the same stream, so workers
-    that shuffled with seeds of their own would read some examples twice and others never."""
-    stored = None
-    for folder in sorted(glob.glob(os.path.join(model_dir, "checkpoints"))
-                         + glob.glob(os.path.join(model_dir, "*", "checkpoints"))):
-        try:
-            state = callbacks.read_state(folder)
-        except ValueError as err:
-            raise app.UsageError(f"--model_dir={model_dir}: {err}") from err
-        if state and state.get("data_seed") is not None:
-            stored = state["data_seed"]
-            break
-    if stored is not None and seed is not None and stored != seed:
-        logging.warning("the checkpoints in %s were trained on the data order of seed %d: it goes "
-                        "on with that one, not with --seed=%d", model_dir, stored, seed)
-    chosen = stored if stored is not None else data.stream_seed(seed)
-    return distribute.from_chief(strategy, chosen)
-
-
 def data_seed():
-    """The run's data seed (see choose_data_seed); setup() must have run."""
+    """The run's data seed (callbacks.data_seed_of); setup() must have run."""
     if _data_seed is None:
         raise RuntimeError("training.setup() chooses the data seed: call it first")
     return _data_seed

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from common import callbacks, runtime, training
+from common import callbacks, runtime
 from dcgan_tf import DCGAN
 from dpe_tf import DPE
 from gpen_tf import GPEN
@@ -100,12 +100,12 @@ def test_checkpoint_of_a_different_architecture_names_the_settings(tmp_path):
 
 def test_the_data_seed_is_the_checkpoints_else_seed_else_drawn(tmp_path):
     strategy = tf.distribute.get_strategy()
-    drawn = {training.choose_data_seed(str(tmp_path), None, strategy) for _ in range(3)}
+    drawn = {callbacks.data_seed_of(str(tmp_path), None, strategy) for _ in range(3)}
     assert len(drawn) > 1  # three draws from 2**30 seeds
-    assert training.choose_data_seed(str(tmp_path), 5, strategy) == 5
+    assert callbacks.data_seed_of(str(tmp_path), 5, strategy) == 5
     # A stage's checkpoint (PieNet, GPEN) holds the seed that the whole run goes on with.
     (tmp_path / "prior" / "checkpoints").mkdir(parents=True)
     with h5py.File(tmp_path / "prior" / "checkpoints" / callbacks.WEIGHTS, "w") as f:
         f.attrs["gan_zoo_state"] = json.dumps({"epoch": 1, "data_seed": 123})
-    assert training.choose_data_seed(str(tmp_path), None, strategy) == 123
-    assert training.choose_data_seed(str(tmp_path), 5, strategy) == 123
+    assert callbacks.data_seed_of(str(tmp_path), None, strategy) == 123
+    assert callbacks.data_seed_of(str(tmp_path), 5, strategy) == 123
