@@ -136,8 +136,8 @@ def data_seed_of(model_dir, seed, strategy):
     chief draws. Each worker keeps its share of every global batch of the same stream, so workers
     that shuffled with seeds of their own would read some examples twice and others never."""
     stored = None
-    for folder in sorted(glob.glob(os.path.join(model_dir, "checkpoints"))
-                         + glob.glob(os.path.join(model_dir, "*", "checkpoints"))):
+    for folder in [os.path.join(model_dir, "checkpoints"),
+                   *sorted(glob.glob(os.path.join(model_dir, "*", "checkpoints")))]:
         state = read_state(folder)
         if state and state.get("data_seed") is not None:
             stored = state["data_seed"]

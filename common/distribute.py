@@ -46,13 +46,18 @@ def in_multi_worker_mode(strategy):
             and strategy.extended._in_multi_worker_mode())
 
 
+def _worker_values(strategy, value):
+    """The integer `value` of every replica in replica order (the chief's first): a collective."""
+    values = strategy.gather(strategy.run(lambda: tf.constant([value], tf.int64)), axis=0)
+    return values.numpy().tolist()
+
+
 def same_on_every_worker(strategy, value):
     """Whether the integer `value` is the same in every worker process (a collective: every worker
     must call it). Used to check that all workers resume from the same checkpoint."""
     if not in_multi_worker_mode(strategy):
         return True
-    values = strategy.gather(strategy.run(lambda: tf.constant([value], tf.int64)), axis=0)
-    return len(set(values.numpy().tolist())) == 1
+    return len(set(_worker_values(strategy, value))) == 1
 
 
 def from_chief(strategy, value):
@@ -60,9 +65,7 @@ def from_chief(strategy, value):
     it), e.g. a seed that one process draws and all must use."""
     if not in_multi_worker_mode(strategy):
         return value
-    # Every replica offers its process's value; the first replica is the chief's (worker 0's).
-    values = strategy.gather(strategy.run(lambda: tf.constant([value], tf.int64)), axis=0)
-    return int(values.numpy()[0])
+    return int(_worker_values(strategy, value)[0])
 
 
 def replica_share(draw, shape):

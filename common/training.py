@@ -179,7 +179,7 @@ def stages(order, chosen, init_from=None):
 
 def previous_weights(stage_dir):
     """The latest weights file of a finished stage's run folder, or a usage error saying what is missing."""
-    path = os.path.join(stage_dir, "checkpoints", "latest.weights.h5")
+    path = os.path.join(stage_dir, "checkpoints", callbacks.WEIGHTS)
     if not os.path.isfile(path):
         raise app.UsageError(f"no checkpoint of the previous stage in {stage_dir} (expected {path}): "
                              "train that stage first, or point --init_from at its folder")
