@@ -170,15 +170,6 @@ def export_function(network, path, fn, input_signature, *, metadata, portable=No
     return write_archive(archive, path, metadata)
 
 
-def export_translator(network, path, *, value_range, multiple=1, metadata):
-    """Write a SavedModel whose serving_default maps uint8 images to uint8 images of the same size."""
-    return export_function(
-        network, path,
-        lambda images: {"images": translate_uint8(network, images, value_range=value_range,
-                                                  multiple=multiple)},
-        [image_signature()], metadata=dict(metadata, value_range=list(value_range)))
-
-
 def load(path, model):
     """(the SavedModel in `path`, its metadata), checked to be an export of `model` (a class name;
     None accepts any model of this package).

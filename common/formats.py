@@ -8,7 +8,7 @@ The SavedModel is written first (`common.export`); the other formats are convert
 
 Each signature NAME of the SavedModel is converted from its twin portable_NAME where it has one (the
 same function in operations that both converters know: no tiling loop, resizes as matrix products)
-and otherwise from itself. The signatures without inputs (metadata, PieNet's styles) are constants:
+and otherwise from itself (but for SAVED_MODEL_ONLY). The signatures without inputs (metadata, PieNet's styles) are constants:
 they are stored as JSON, {"constants": {signature: {output: value}}}, under the key gan_zoo_tf of
 each file's metadata (LiteRT: the model's metadata table; ONNX: metadata_props). model.tflite runs in
 LiteRT with built-in operations only and holds every other signature
@@ -34,6 +34,9 @@ from common import export
 FORMATS = ("saved_model", "tflite", "onnx")
 FILES = {"tflite": "model.tflite", "onnx": "model.onnx"}
 PORTABLE = "portable_"  # the prefix of a signature's convertible twin
+# Signatures the other formats leave out: pix2pix's tile size per call (its files run photos whole,
+# so the signature would be serving_default again, with an input it ignores).
+SAVED_MODEL_ONLY = ("serving_tiled",)
 ONNX_OPSET = 17
 _KEY = "gan_zoo_tf"  # the ONNX metadata_props entry that holds the JSON
 
@@ -67,7 +70,7 @@ def require(chosen):
 def _signatures(loaded):
     """The signatures to convert, by name: each one's portable twin where it has one."""
     return {name: loaded.signatures.get(PORTABLE + name, fn) for name, fn in loaded.signatures.items()
-            if not name.startswith(PORTABLE)}
+            if not name.startswith(PORTABLE) and name not in SAVED_MODEL_ONLY}
 
 
 def _jsonable(value):

@@ -1,7 +1,8 @@
 """pix2pix at test time: eval mode or the paper's mode, and the export of each.
 
 `eval` is a trained network's usual inference: batch norm with its stored statistics, no dropout (the
-official `test.py --eval`), at the photo's own size. `paper` is how the official `test.py` serves the
+official `test.py --eval`), at the photo's own size, in exact tiles so that memory stays bounded
+(pix2pix_tf/serving.py; `serving_tiled(images, tile)` takes another tile size). `paper` is how the official `test.py` serves the
 released models (without `--eval`), so how their published results were made:
 - each image is resized to the network's training size (the official test options set load_size to
   crop_size: 256 x 256 for unet_256), bicubic, and the output is resized back to the image's size
@@ -21,6 +22,7 @@ from keras import ops
 
 from common import export
 from common.layers import Dropout
+from pix2pix_tf import serving
 
 INFERENCE_MODES = ("eval", "paper")
 
@@ -87,14 +89,16 @@ def check_formats(mode, formats):
                              "cannot draw paper mode's dropout masks; export them with --inference=eval")
 
 
-def export_generator(generator, path, mode, *, size, multiple, value_range, metadata):
+def export_generator(generator, path, mode, *, size, multiple, value_range, metadata,
+                     tile=serving.DEFAULT_TILE):
     """Write the SavedModel of a pix2pix `generator` (inputs divisible by `multiple`) in inference
-    `mode`; `size` is its training size, where paper mode runs it. `metadata`
-    (common.export.describe) gains the mode and the size."""
+    `mode`; `size` is its training size, where paper mode runs it; eval mode runs each photo at its
+    own size in exact tiles of `tile` (pix2pix_tf/serving.py). `metadata` (common.export.describe)
+    gains the mode and the size."""
     metadata = dict(metadata, inference=mode, size=size)
     if mode == "eval":
-        return export.export_translator(generator, path, value_range=value_range, multiple=multiple,
-                                        metadata=metadata)
+        return serving.export_translator(generator, path, value_range=value_range, multiple=multiple,
+                                         tile=tile, metadata=metadata)
     paper = generator_for(generator, mode)
 
     def translate(images, seed):

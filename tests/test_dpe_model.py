@@ -195,6 +195,22 @@ def test_mixed_bfloat16_step_and_evaluation():
     assert all(w.dtype == "float32" for w in model.generator.trainable_weights)
 
 
+def test_float16_generator_updates_are_not_skipped():
+    """Under mixed_float16 the generator's loss scale starts at 2**7 (DPE.G_LOSS_SCALE): at Keras'
+    2**15 its scaled gradients overflow and the first generator updates are skipped (all of the first
+    3 at this size, BUILD_NOTES.md), while the critic keeps the default."""
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    model = DPE(mode="1way", image_size=SIZE, critic_steps=1)
+    model.compile()
+    assert float(model.g_optimizer.dynamic_scale.numpy()) == 2.0 ** 7
+    assert float(model.d_optimizer.dynamic_scale.numpy()) == 2.0 ** 15
+    logs = _steps(model, 3, _pairs())
+    assert all(np.isfinite(v) for log in logs for v in log.values())
+    # A skipped update halves the scale and leaves the wrapped optimizer's step count behind.
+    assert int(model.g_optimizer.iterations) == 3
+    assert float(model.g_optimizer.dynamic_scale.numpy()) == 2.0 ** 7
+
+
 # -- 1-way, under MirroredStrategy -----------------------------------------------------------------
 
 ONE_WAY = dict(mode="1way", image_size=SIZE, critic_steps=3, gp_buffer_steps=4)

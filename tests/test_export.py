@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from clitools import run, serve_in_fresh_process
 from common import data, export
-from pix2pix_tf import Pix2Pix
+from pix2pix_tf import Pix2Pix, serving
 
 
 def test_mirror_padding_reflects_and_allows_large_pads():
@@ -23,8 +23,8 @@ def test_mirror_padding_reflects_and_allows_large_pads():
 
 def test_saved_model_serves_any_size_like_keras(tmp_path):
     model = Pix2Pix(generator="unet_32", ngf=4, ndf=4)
-    path = export.export_translator(model.generator, str(tmp_path / "sm"), value_range=(-1, 1),
-                                    multiple=32, metadata=export.describe("Pix2Pix"))
+    path = serving.export_translator(model.generator, str(tmp_path / "sm"), value_range=(-1, 1),
+                                     multiple=32, metadata=export.describe("Pix2Pix"))
     rng = np.random.default_rng(0)
     square = rng.integers(0, 256, (2, 32, 32, 3), dtype=np.uint8)
     odd = rng.integers(0, 256, (1, 45, 37, 3), dtype=np.uint8)

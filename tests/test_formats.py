@@ -23,7 +23,7 @@ from gpen_tf import networks as gpen_networks
 from gpen_tf import serving as gpen_serving
 from pienet_tf import networks as pienet_networks
 from pienet_tf import serving as pienet_serving
-from pix2pix_tf import Pix2Pix
+from pix2pix_tf import Pix2Pix, serving
 
 FORMATS = ("tflite", "onnx")
 TILE = 32
@@ -40,8 +40,8 @@ def photo_crop(h, w, n=1, seed=0):
 
 def pix2pix(folder):
     network = Pix2Pix(generator="unet_32", ngf=4, ndf=4).generator
-    export.export_translator(network, folder, value_range=(-1, 1), multiple=32,
-                             metadata=export.describe("Pix2Pix"))
+    serving.export_translator(network, folder, value_range=(-1, 1), multiple=32,
+                              metadata=export.describe("Pix2Pix"))
     image = photo_crop(45, 37)
     reference = export.translate_uint8(network, image, value_range=(-1, 1), multiple=32)
     return {"image": ({"images": image}, {"images": reference})}

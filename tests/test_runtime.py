@@ -43,17 +43,6 @@ def test_auto_precision_on_a_gpu_is_chosen_per_model(monkeypatch, bfloat16, expe
     assert chosen == expected
 
 
-def test_dpe_generator_loss_scale_starts_low_under_float16():
-    keras.mixed_precision.set_global_policy("mixed_float16")
-    try:
-        model = DPE(mode="1way", image_size=64)
-        model.compile()
-    finally:
-        keras.mixed_precision.set_global_policy("float32")
-    assert float(model.g_optimizer.dynamic_scale.numpy()) == 2.0 ** 7
-    assert float(model.d_optimizer.dynamic_scale.numpy()) == 2.0 ** 15
-
-
 @pytest.mark.parametrize("args, message", [
     (("default", "half", "off"), "mixed_precision"),
     (("default", "off", "yes"), "xla"),

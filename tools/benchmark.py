@@ -10,7 +10,10 @@
 
 For every precision and XLA setting asked for it prints training steps and images per second and the
 milliseconds of one inference call on --serve_batch inputs (pix2pix: uint8 images; DCGAN: latents to
-uint8 samples), each the median over --steps calls after --warmup untimed ones.
+uint8 samples), each the median over --steps calls after --warmup untimed ones. Beside each it prints
+the GFLOP/s achieved and their percentages of the float32 / bfloat16 peak of a large matmul measured at
+the start: the GFLOP of a train step and of an inference call are counted once from the layers' shapes
+(tools/flops.py, tools/speed_cases.py say what is counted and what is left out).
 """
 
 import itertools
@@ -21,6 +24,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # This package first: importing it sets TensorFlow's CPU options, read when TensorFlow loads.
+import flops  # noqa: E402
 import speed_cases  # noqa: E402
 
 import keras  # noqa: E402
@@ -80,19 +84,31 @@ def main(argv):
     del argv
     print(f"model={FLAGS.model} image_size={FLAGS.image_size} batch_size={FLAGS.batch_size} "
           f"tf={tf.__version__} keras={keras.__version__} threads={os.cpu_count()}")
-    print(f"{'precision':<16}{'xla':<6}{'train steps/s':>14}{'s/step':>10}{'images/s':>10}"
-          f"{'infer ms/call':>15}")
+    peaks = flops.matmul_peak()
+    print(flops.describe_machine(peaks))
+    counts = None  # the same networks at every setting: counted once
     for policy, xla in itertools.product(FLAGS.precisions, FLAGS.xla):
         keras.mixed_precision.set_global_policy(policy)
         model, batch, serve, served = speed_cases.build(
             FLAGS.model, mode=FLAGS.mode, image_size=FLAGS.image_size, batch_size=FLAGS.batch_size,
             serve_batch=FLAGS.serve_batch, serve_size=FLAGS.serve_size)
+        if counts is None:
+            train, formula = speed_cases.train_flop(FLAGS.model, model, batch)
+            inference = flops.forward(serve, served)
+            counts = train.flop, inference.flop
+            print(f"train step {flops.gflop(train)} = {formula}; inference call {flops.gflop(inference)}")
+            print(f"{'precision':<16}{'xla':<6}{'train steps/s':>14}{'s/step':>10}{'images/s':>10}"
+                  f"{'GFLOP/s':>9}{'% peak':>9}{'infer ms/call':>15}{'GFLOP/s':>9}{'% peak':>9}"
+                  "   (% of the float32/bfloat16 matmul peak)")
         model.compile(jit_compile=xla == "on")
         step = train_seconds(model, batch)
         infer = tf.function(serve, jit_compile=xla == "on")
-        ms = call_seconds(lambda: infer(tf.constant(served)).numpy()) * 1000
+        call = call_seconds(lambda: infer(tf.constant(served)).numpy())
+        (train_rate, train_peak), (infer_rate, infer_peak) = (
+            flops.rate(flop, seconds, peaks) for flop, seconds in zip(counts, (step, call)))
         print(f"{policy:<16}{xla:<6}{1 / step:>14.2f}{step:>10.3f}{FLAGS.batch_size / step:>10.1f}"
-              f"{ms:>15.1f}", flush=True)
+              f"{train_rate:>9.1f}{train_peak:>9}{call * 1000:>15.1f}{infer_rate:>9.1f}{infer_peak:>9}",
+              flush=True)
 
 
 if __name__ == "__main__":

@@ -37,10 +37,10 @@ def photo(h, w):
 
 def pix2pix(path):
     """unet_256 on a 256 x 256 image (the paper's facades model)."""
-    from pix2pix_tf import Pix2Pix
+    from pix2pix_tf import Pix2Pix, serving
     model = Pix2Pix(generator="unet_256")
-    export.export_translator(model.generator, path, value_range=(-1, 1), multiple=model.multiple,
-                             metadata=export.describe("Pix2Pix"))
+    serving.export_translator(model.generator, path, value_range=(-1, 1), multiple=model.multiple,
+                              metadata=export.describe("Pix2Pix"))
     return "Pix2Pix", {"256x256": {"images": photo(256, 256)}}
 
 

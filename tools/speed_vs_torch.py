@@ -16,6 +16,13 @@ side alike. It prints the median milliseconds per step (and the range of the rou
 reference's time divided by ours: above 1 means ours is faster. Runs unchanged on a GPU (both sides use
 it). With --primitives (CPU) it also sums, per side, the time of the oneDNN kernels each step ran: the
 part of a step that no change above the kernels can shorten.
+
+It also prints the GFLOP of our step, counted from the layers' shapes (tools/flops.py and
+tools/speed_cases.py say what is counted), and our GFLOP/s as percentages of the float32 / bfloat16
+peak of a large matmul, measured once at the start on the threads the workers use. The reference
+gets no such figure: its step is not always ours (pytorch/examples' DCGAN also computes D's weight
+gradients in its G step; DPE's reference forward runs the encoder once, our serving twice, once for
+the global feature).
 """
 
 import collections
@@ -64,6 +71,7 @@ def weight_count(nets):
 def our_worker(case):
     """Our side of `case`, timed through the training function `fit` runs, or the serving function."""
     import speed_cases  # first: importing this package sets TensorFlow's CPU options
+    import flops
     import speed_protocol
     from common import runtime
 
@@ -80,6 +88,8 @@ def our_worker(case):
     jit = rt.jit_compile and kind == "train"
     if kind == "train":
         nets += [model.discriminator] if model.discriminator is not None else []  # DPE supervised
+        count, formula = speed_cases.train_flop(name, model, batch)
+        counted = f"train step {flops.gflop(count)} = {formula}"
         model.compile(jit_compile=jit)
         model.make_train_function()
         iterator = iter(tf.data.Dataset.from_tensors(batch).repeat())
@@ -87,6 +97,8 @@ def our_worker(case):
         def step():  # reading the logs waits for the step to finish, also on a GPU
             tf.nest.map_structure(np.asarray, model.train_function(iterator))
     else:
+        count = flops.forward(serve, served)
+        counted = f"inference call {flops.gflop(count)}"
         fn = tf.function(serve)
         inputs = tf.constant(served)
 
@@ -98,7 +110,8 @@ def our_worker(case):
               else f"cpu ({os.cpu_count()} threads)")
     speed_protocol.serve(step, FLAGS.warmup, parameters=weight_count(nets), device=device,
                          framework=f"tensorflow {tf.__version__}",
-                         precision=rt.policy + (" + XLA" if jit else ""))
+                         precision=rt.policy + (" + XLA" if jit else ""),
+                         flop=count.flop, counted=counted)
 
 
 class Worker:
@@ -184,6 +197,7 @@ def main(argv):
     if FLAGS.worker:
         our_worker(FLAGS.worker)
         return
+    import flops
     from common import runtime
     for flag, given, known in (("cases", FLAGS.cases, CASES), ("precisions", FLAGS.precisions,
                                                                 runtime.PRECISIONS)):
@@ -192,23 +206,26 @@ def main(argv):
             sys.exit(f"--{flag}: unknown {', '.join(unknown)}; choose from {', '.join(known)}")
     if not FLAGS.torch_python:
         sys.exit("--torch_python: give the Python of an environment with torch")
-    cpu = sorted(runtime.cpu_flags() & {"avx2", "avx512f", "avx512_bf16", "amx_bf16"})
-    print(f"CPU flags: {' '.join(cpu) or 'unknown'}; {FLAGS.rounds} rounds of {FLAGS.steps} steps; "
-          f"ms per step, median (range of the rounds' medians); ratio = reference / ours")
+    peaks = flops.matmul_peak()  # before any worker starts, so that none competes with it
+    print(flops.describe_machine(peaks))
+    print(f"{FLAGS.rounds} rounds of {FLAGS.steps} steps; ms per step, median (range of the rounds' "
+          f"medians); ratio = reference / ours; GFLOP/s of ours (% of the float32/bfloat16 peak)")
     for case in FLAGS.cases:
         _, size, batch_size, _ = CASES[case]
         reference, ours = run_case(case)
         print(f"\n{case} ({size} px, batch {batch_size}); reference {reference.about['framework']} "
               f"on {reference.about['device']}, {reference.about['parameters']:,} parameters")
+        print(f"  ours counted: {ours[0].about['counted']}")
         print(f"  reference  {reference.about['precision']:<24}{reference.milliseconds():>9.0f} ms "
               f"({reference.spread()})")
         for precision, worker in zip(FLAGS.precisions, ours):
             about = worker.about
             check = "" if about["parameters"] == reference.about["parameters"] else (
                 f"  [parameters differ: {about['parameters']:,}]")
+            gflops, of_peak = flops.rate(about["flop"], worker.milliseconds() / 1000, peaks)
             print(f"  ours {precision:<5} {about['precision']:<24}{worker.milliseconds():>9.0f} ms "
                   f"({worker.spread()})  x{reference.milliseconds() / worker.milliseconds():.2f}"
-                  f"  on {about['device']}{check}", flush=True)
+                  f"  {gflops:.1f} GFLOP/s ({of_peak})  on {about['device']}{check}", flush=True)
         if FLAGS.primitives:
             for worker in [reference, *ours]:
                 worker.print_primitives()
