@@ -2,10 +2,13 @@
 
 Every tool (and every train.py) exits 0 when all went well, 1 when some inputs failed (and were
 named), and 2 when its arguments are wrong: a missing or unparsable flag, a SavedModel or folder that
-is not there, another model's export. `--help` exits 0.
+is not there, another model's export. `--help` exits 0. Stopped by Ctrl-C (SIGINT) or SIGTERM, a
+tool prints one line, which for training says where the run stopped and that the same command
+resumes it, and exits 130 or 143 (128 + the signal's number, as a shell reports it).
 """
 
 import re
+import signal
 import sys
 
 from absl import app
@@ -55,12 +58,34 @@ def exit_after(work):
     sys.exit(1 if failed else 0)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the main thread is, as Ctrl-C raises KeyboardInterrupt, so that both
+    unwind the same way (training's checkpoint stays the last finished epoch's: saves are atomic)."""
+
+
+def _terminate(signum, frame):
+    raise Terminated()
+
+
+def stopped(interrupt):
+    """Exit after a KeyboardInterrupt or Terminated: one line (with the `resume` note training adds
+    to it), and 128 + the signal's number."""
+    sig = signal.SIGTERM if isinstance(interrupt, Terminated) else signal.SIGINT
+    note = getattr(interrupt, "resume", None)
+    print(f"stopped by {sig.name}" + (f": {note}" if note else ""), file=sys.stderr)
+    sys.exit(128 + sig.value)
+
+
 def run(main):
-    """app.run(main) with the exit codes above: a usage error (app.UsageError) exits 2, and an image
-    that stops a training run (--on_bad_image=fatal) is named in one line, exit 1."""
+    """app.run(main) with the exit codes above: a usage error (app.UsageError) exits 2, an image
+    that stops a training run (--on_bad_image=fatal) is named in one line, exit 1, and a stop by
+    SIGINT or SIGTERM is one line, exit 130 or 143."""
     def guarded(argv):
+        signal.signal(signal.SIGTERM, _terminate)
         try:
             return main(argv)
+        except KeyboardInterrupt as interrupt:
+            stopped(interrupt)
         except app.UsageError as err:
             err.exitcode = 2
             raise

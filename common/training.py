@@ -128,11 +128,16 @@ def fit_and_export(model, train_ds, steps, *, val_ds=None, val_steps=None, sampl
             if left_out > 0:
                 logging.warning("%d validation images after the last full batch are left out, "
                                 "to split every batch over the %d replicas", left_out, replicas)
-    model.fit(train_ds, epochs=epochs or FLAGS.epochs, steps_per_epoch=steps, validation_data=val_ds,
-              validation_steps=val_steps,
-              callbacks=callbacks.standard(model_dir or FLAGS.model_dir, sample_batch,
-                                           FLAGS.sample_every, state={"data_seed": data_seed()},
-                                           elements_per_epoch=steps * FLAGS.batch_size))
+    model_dir = model_dir or FLAGS.model_dir
+    try:
+        model.fit(train_ds, epochs=epochs or FLAGS.epochs, steps_per_epoch=steps,
+                  validation_data=val_ds, validation_steps=val_steps,
+                  callbacks=callbacks.standard(model_dir, sample_batch, FLAGS.sample_every,
+                                               state={"data_seed": data_seed()},
+                                               elements_per_epoch=steps * FLAGS.batch_size))
+    except KeyboardInterrupt as interrupt:  # Ctrl-C or SIGTERM (common.cli prints this and exits)
+        interrupt.resume = _where_it_stopped(model_dir)
+        raise
     if model.stop_training:
         return False
     if FLAGS.export and export_fn:
@@ -146,6 +151,16 @@ def fit_and_export(model, train_ds, steps, *, val_ds=None, val_steps=None, sampl
             for written in export_flag.write_others(path):
                 logging.info("converted it to %s", written)
     return True
+
+
+def _where_it_stopped(model_dir):
+    """For a run stopped between checkpoints: what its checkpoint holds and how to go on."""
+    folder = os.path.join(model_dir, "checkpoints")
+    state = callbacks.read_state(folder)
+    if state is None:
+        return f"no epoch was finished, so {folder} holds no checkpoint; the same command starts again"
+    return (f"{folder} holds epoch {state['epoch']}, the last finished; the same command resumes "
+            "from there")
 
 
 def load_initial_weights(model, flag_name):

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import h5py
 import numpy as np
@@ -124,6 +125,20 @@ def run_to_fault(point, epoch, module, *args):
                             env=ENV, timeout=300)
     assert result.returncode == 17, result.stderr[-3000:]  # faulty_save.KILLED
     return result
+
+
+def stop_after_first_checkpoint(sig, model_dir, module, *args):
+    """`python -m module args --model_dir=model_dir`, sent signal `sig` once its first checkpoint is
+    written; the finished process."""
+    child = subprocess.Popen([sys.executable, "-m", module, *args, f"--model_dir={model_dir}"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+    checkpoint = model_dir / "checkpoints" / callbacks.WEIGHTS
+    deadline = time.monotonic() + 240
+    while not checkpoint.exists() and child.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    child.send_signal(sig)
+    stdout, stderr = child.communicate(timeout=120)
+    return subprocess.CompletedProcess(child.args, child.returncode, stdout, stderr)
 
 
 def checkpoint_arrays(model_dir):

@@ -2,12 +2,14 @@
 
 import json
 import os
+import signal
 
 import h5py
 import numpy as np
 import pytest
 
-from clitools import assert_same_arrays, checkpoint_arrays, g_steps, run, run_to_fault, state
+from clitools import (assert_same_arrays, checkpoint_arrays, g_steps, run, run_to_fault, state,
+                      stop_after_first_checkpoint)
 from common import callbacks, export, images
 
 TINY = ["--data=demo:gray2color:train", "--val_data=demo:gray2color:test", "--generator=unet_32",
@@ -66,6 +68,16 @@ def test_a_run_killed_at_every_point_of_a_save_resumes_and_ends_as_the_uninterru
     assert state(tmp_path)["data_seed"] == 0  # --seed
     assert state(tmp_path)["data_position"] == 3 * 3 * 2  # epochs x steps x batch
     assert_same_arrays(checkpoint_arrays(tmp_path), checkpoint_arrays(trained))
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_stopped_run_says_where_it_stopped_in_one_line(tmp_path, sig, code):
+    result = stop_after_first_checkpoint(sig, tmp_path, "pix2pix_tf.train", *TINY, "--epochs=1000")
+    assert result.returncode == code and "Traceback" not in result.stderr, result.stderr[-3000:]
+    epoch = state(tmp_path)["epoch"]
+    assert epoch >= 1 and result.stderr.splitlines()[-1] == (
+        f"stopped by {sig.name}: {tmp_path / 'checkpoints'} holds epoch {epoch}, the last finished; "
+        "the same command resumes from there")
 
 
 def test_checkpoint_of_another_model_is_refused(tmp_path):
