@@ -13,3 +13,6 @@ import platform
 X86 = platform.machine().lower() in ("x86_64", "amd64")
 if X86:
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+# TensorFlow's C++ start-up lines (oneDNN is on, no CUDA driver, ...) say nothing a user can act on;
+# its errors still print. TF_CPP_MIN_LOG_LEVEL=0 brings the rest back.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -54,10 +54,7 @@ class Checkpoint(keras.callbacks.Callback):
         if state is None:
             return
         mine = self._describe()
-        if state["model"] != mine["model"]:
-            raise ValueError(
-                f"{self.directory} holds a checkpoint of a {state['model']} model, not of a "
-                f"{mine['model']}: choose another --model_dir")
+        _check_model(self.directory, state, mine["model"])
         try:
             self.model.load_weights(self.weights_path)
         except Exception as err:
@@ -130,18 +127,35 @@ def read_state(directory):
         return json.loads(f.attrs[_STATE])
 
 
+def _run_states(model_dir):
+    """(folder, state) of each checkpoint of a run: its own and its stages' (<model_dir>/<stage>/)."""
+    for folder in [os.path.join(model_dir, "checkpoints"),
+                   *sorted(glob.glob(os.path.join(model_dir, "*", "checkpoints")))]:
+        state = read_state(folder)
+        if state:
+            yield folder, state
+
+
+def _check_model(folder, state, model):
+    if state["model"] != model:
+        raise ValueError(f"{folder} holds a checkpoint of a {state['model']} model, not of a {model}: "
+                         "choose another --model_dir")
+
+
+def check_owner(model_dir, model):
+    """A ValueError if a checkpoint in the run folder `model_dir` is of another model class than
+    `model` (a class name): train.py says so before it builds anything."""
+    for folder, state in _run_states(model_dir):
+        _check_model(folder, state, model)
+
+
 def data_seed_of(model_dir, seed, strategy):
     """The seed of the run's data streams, the same in every worker: the one its checkpoints in
     `model_dir` (a stage's folder included) were trained with, else `seed` (--seed), else one the
     chief draws. Each worker keeps its share of every global batch of the same stream, so workers
     that shuffled with seeds of their own would read some examples twice and others never."""
-    stored = None
-    for folder in [os.path.join(model_dir, "checkpoints"),
-                   *sorted(glob.glob(os.path.join(model_dir, "*", "checkpoints")))]:
-        state = read_state(folder)
-        if state and state.get("data_seed") is not None:
-            stored = state["data_seed"]
-            break
+    stored = next((state["data_seed"] for _, state in _run_states(model_dir)
+                   if state.get("data_seed") is not None), None)
     if stored is not None and seed is not None and stored != seed:
         logging.warning("the checkpoints in %s were trained on the data order of seed %d: it goes "
                         "on with that one, not with --seed=%d", model_dir, stored, seed)

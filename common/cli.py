@@ -7,6 +7,7 @@ tool prints one line, which for training says where the run stopped and that the
 resumes it, and exits 130 or 143 (128 + the signal's number, as a shell reports it).
 """
 
+import os
 import re
 import signal
 import sys
@@ -35,6 +36,49 @@ def check_arguments(argv, flag_values, *required):
     for name in required:
         if not getattr(flag_values, name):
             raise app.UsageError(f"--{name} is required")
+
+
+def _writable_parent(flag, path):
+    """A usage error unless the nearest existing folder above `path` is a folder this process can
+    write in (a file on the way, or a read-only place, would fail only after the work)."""
+    parent = os.path.dirname(os.path.abspath(path))
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise app.UsageError(f"--{flag}={path}: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise app.UsageError(f"--{flag}={path}: cannot write in {parent}")
+
+
+def output_folder(flag_values, flag):
+    """A usage error unless --flag, if given, can hold results: a folder, or a path where one can be
+    made. Tools call this first, before they load a model or write anything."""
+    path = getattr(flag_values, flag)
+    if not path:
+        return
+    if os.path.exists(path):
+        if not os.path.isdir(path):
+            raise app.UsageError(f"--{flag}={path} is a file: give a folder")
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise app.UsageError(f"--{flag}={path}: cannot write in this folder")
+        return
+    _writable_parent(flag, path)
+
+
+def output_file(flag_values, flag, extensions, overwrite):
+    """A usage error unless --flag, if given, names a file to write: ending in one of `extensions`, not
+    a folder, and not an existing file unless `overwrite` (a tool's --overwrite)."""
+    path = getattr(flag_values, flag)
+    if not path:
+        return
+    if os.path.isdir(path):
+        raise app.UsageError(f"--{flag}={path} is a folder: give a file name ending in "
+                             f"{', '.join(extensions)}")
+    if os.path.splitext(path)[1].lower() not in extensions:
+        raise app.UsageError(f"--{flag}={path}: give a file name ending in {', '.join(extensions)}")
+    if os.path.exists(path) and not overwrite:
+        raise app.UsageError(f"--{flag}={path} exists: pass --overwrite to replace it")
+    _writable_parent(flag, path)
 
 
 def converted(convert, *args, **kwargs):
@@ -77,9 +121,10 @@ def stopped(interrupt):
 
 
 def run(main):
-    """app.run(main) with the exit codes above: a usage error (app.UsageError) exits 2, an image
-    that stops a training run (--on_bad_image=fatal) is named in one line, exit 1, and a stop by
-    SIGINT or SIGTERM is one line, exit 130 or 143."""
+    """app.run(main) with the exit codes above: a usage error (app.UsageError) is one line, exit 2
+    (absl would print the flags' help after it), an image that stops a training run
+    (--on_bad_image=fatal) is named in one line, exit 1, and a stop by SIGINT or SIGTERM is one
+    line, exit 130 or 143."""
     def guarded(argv):
         signal.signal(signal.SIGTERM, _terminate)
         try:
@@ -87,8 +132,8 @@ def run(main):
         except KeyboardInterrupt as interrupt:
             stopped(interrupt)
         except app.UsageError as err:
-            err.exitcode = 2
-            raise
+            print(f"error: {err}", file=sys.stderr)
+            sys.exit(2)
         except Exception as err:  # an OpError raised inside tf.data, where the image reader named it
             tf = sys.modules.get("tensorflow")  # not imported by tools that have not loaded it
             found = (tf is not None and isinstance(err, tf.errors.OpError)

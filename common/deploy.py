@@ -29,6 +29,7 @@ def _size(values):
 
 def main(argv):
     cli.check_arguments(argv, FLAGS, "model")
+    cli.output_folder(FLAGS, "output_dir")
     try:
         wanted = formats.parse(FLAGS.formats)
         formats.require(wanted)

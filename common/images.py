@@ -171,7 +171,9 @@ def list_images(path, recursive=False):
             rel = os.path.relpath(folder, path)
             found += [os.path.normpath(os.path.join(rel, f)) for f in files if _is_image_name(f)]
     else:
-        found = [f for f in os.listdir(path) if _is_image_name(f) and os.path.isfile(os.path.join(path, f))]
+        # A folder named like an image is listed too, so that reading it names it and it counts as
+        # failed (skipping it here would hide it).
+        found = [f for f in os.listdir(path) if _is_image_name(f)]
     if not found:
         raise ValueError(f"no image files ({', '.join(IMAGE_EXTENSIONS)}) in folder: {path}")
     return [os.path.join(path, f) for f in sorted(found)]

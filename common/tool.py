@@ -22,6 +22,7 @@ def main_for(model, serving=lambda served: served.serving()):
     image from the opened export (common.formats.Served); a ValueError from it is a bad argument."""
     def main(argv):
         cli.check_arguments(argv, FLAGS, "model", "input", "output")
+        cli.output_folder(FLAGS, "output")
         cli.exit_after(lambda: images.process_files(FLAGS.input, FLAGS.output,
                                                     serving(formats.load(FLAGS.model, model))))
     return main

@@ -8,7 +8,7 @@ import os
 
 from absl import app, logging
 
-from common import callbacks, data, distribute, export, export_flag, runtime, schedules
+from common import callbacks, cli, data, distribute, export, export_flag, runtime, schedules
 from common.flags import FLAGS
 
 
@@ -19,6 +19,11 @@ def setup(model_class):
         raise app.UsageError("--model_dir is required: where checkpoints, samples and the model go")
     if not FLAGS.data:
         raise app.UsageError("--data is required (see --helpfull for the source forms)")
+    cli.output_folder(FLAGS, "model_dir")
+    try:
+        callbacks.check_owner(FLAGS.model_dir, model_class.__name__)
+    except ValueError as err:
+        raise app.UsageError(str(err)) from err
     export_flag.chosen()  # an unknown format stops the run before it trains
     if FLAGS.decay_epochs >= FLAGS.epochs:
         raise app.UsageError(f"--decay_epochs={FLAGS.decay_epochs} must be smaller than "
@@ -36,7 +41,8 @@ def setup(model_class):
     except ValueError as err:
         raise app.UsageError(f"--model_dir={FLAGS.model_dir}: {err}") from err
     if distribute.is_chief(chosen.strategy):
-        logging.info("data seed %d", _data_seed)
+        logging.info("data seed %d; precision %s (--mixed_precision=%s on the %s)", _data_seed,
+                     chosen.policy, FLAGS.mixed_precision, chosen.device.upper())
     return chosen  # --model_dir is made by the first file written, so a bad flag leaves nothing
 
 
@@ -132,6 +138,7 @@ def fit_and_export(model, train_ds, steps, *, val_ds=None, val_steps=None, sampl
     try:
         model.fit(train_ds, epochs=epochs or FLAGS.epochs, steps_per_epoch=steps,
                   validation_data=val_ds, validation_steps=val_steps,
+                  shuffle=False,  # the pipeline shuffles; keras warns that it cannot
                   callbacks=callbacks.standard(model_dir, sample_batch, FLAGS.sample_every,
                                                state={"data_seed": data_seed()},
                                                elements_per_epoch=steps * FLAGS.batch_size))

@@ -28,6 +28,7 @@ flags.DEFINE_integer("seed", 0, "Seed of the latent vectors.")
 flags.DEFINE_boolean("interpolate", False, "Walk from the latent of --seed to that of --end_seed.")
 flags.DEFINE_integer("end_seed", None, "End of the walk; default --seed + 1.")
 flags.DEFINE_boolean("slerp", False, "Interpolate along the great circle instead of a line.")
+flags.DEFINE_boolean("overwrite", False, "Replace --output if it exists (without this it is refused).")
 flags.DEFINE_string("output", None, "Write one grid image here (PNG unless the extension says).")
 flags.DEFINE_string("output_dir", None, "Write each image as <output_dir>/<index>.png.")
 FLAGS = flags.FLAGS
@@ -59,6 +60,8 @@ def main(argv):
     cli.check_arguments(argv, FLAGS, "model")
     if not (FLAGS.output or FLAGS.output_dir):
         raise app.UsageError("give --output (one grid) or --output_dir (single images), or both")
+    cli.output_file(FLAGS, "output", images.IMAGE_EXTENSIONS, FLAGS.overwrite)
+    cli.output_folder(FLAGS, "output_dir")
     try:
         generate, latent_dim = load_generator(FLAGS.model)
     except (FileNotFoundError, ValueError) as err:

@@ -34,6 +34,7 @@ FLAGS = flags.FLAGS
 
 def main(argv):
     cli.check_arguments(argv, FLAGS, "checkpoint", "output")
+    cli.output_folder(FLAGS, "output")
     cli.converted(checkpoints.check_files, FLAGS.checkpoint)
     from dpe_tf import official  # TensorFlow, once the files are known to be there
 

@@ -5,9 +5,10 @@
 the paper's FiveK runs. Flags given after --flagfile override it.
 """
 
-from absl import app, flags
+import numpy as np
+from absl import app, flags, logging
 
-from common import cli, training
+from common import cli, distribute, metrics, training
 from common.callbacks import first_batch
 from common.flags import FLAGS
 from dpe_tf import networks, serving
@@ -33,6 +34,11 @@ def _pairs(flag_name, training_, batch_size, start=0):
         value_range=VALUE_RANGE, start=start)
 
 
+def _input_psnr(val_ds):
+    """Mean PSNR of the validation inputs against their targets, as val_psnr measures outputs."""
+    return float(np.mean(np.concatenate([metrics.psnr(x, y).numpy() for x, y in val_ds])))
+
+
 def main(argv):
     del argv
     runtime = training.setup(DPE)
@@ -48,6 +54,9 @@ def main(argv):
     train_ds = _pairs("data", True, FLAGS.batch_size,
                       start=training.resume_start(FLAGS.model_dir))
     val_ds = _pairs("val_data", False, FLAGS.batch_size) if FLAGS.val_data else None
+    if val_ds is not None and distribute.is_chief(runtime.strategy):
+        logging.info("validation PSNR of the photos as they are: %.2f dB (val_psnr starts here)",
+                     _input_psnr(val_ds))
     sample_batch = first_batch(_pairs("val_data" if FLAGS.val_data else "data", False,
                                       FLAGS.num_samples))
     with runtime.strategy.scope():

@@ -39,6 +39,7 @@ FLAGS = flags.FLAGS
 
 def main(argv):
     cli.check_arguments(argv, FLAGS, "checkpoint", "output")
+    cli.output_folder(FLAGS, "output")
     config, state, d_state = cli.converted(checkpoints.read, FLAGS.checkpoint, FLAGS.discriminator,
                                            key=FLAGS.key, discriminator_key=FLAGS.discriminator_key)
     from gpen_tf import official  # TensorFlow, once the files are known to be good

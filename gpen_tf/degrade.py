@@ -57,6 +57,8 @@ def main(argv):
     cli.check_arguments(argv, FLAGS, "input", "output")
     if FLAGS.clean_output and os.path.abspath(FLAGS.clean_output) == os.path.abspath(FLAGS.output):
         raise app.UsageError("--clean_output must be another folder than --output")
+    for flag in ("output", "clean_output"):
+        cli.output_folder(FLAGS, flag)
     try:
         options = degradation.from_flags()
     except ValueError as err:

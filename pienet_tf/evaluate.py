@@ -153,6 +153,7 @@ def _score_model(path, users, counts, preferred_source, pictures):
 
 def main(argv):
     cli.check_arguments(argv, FLAGS, "model", "data")
+    cli.output_folder(FLAGS, "pictures")
     try:
         counts = sorted({int(n) for n in FLAGS.num_preferred})
     except ValueError:

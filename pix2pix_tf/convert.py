@@ -42,6 +42,7 @@ FLAGS = flags.FLAGS
 
 def main(argv):
     cli.check_arguments(argv, FLAGS, "checkpoint", "output")
+    cli.output_folder(FLAGS, "output")
     config, state, d_state = cli.converted(checkpoints.read, FLAGS.checkpoint, FLAGS.discriminator,
                                            key=FLAGS.key, dropout=FLAGS.dropout)
     from pix2pix_tf import inference, official  # TensorFlow, once the files are known to be good

@@ -201,9 +201,9 @@ def test_failed_write_keeps_old_file_and_removes_temp(tmp_path, monkeypatch):
 def test_list_images_sorts_and_skips_non_images_and_hidden(tmp_path):
     for name in ["b.png", "a.JPG", "c.webp", ".hidden.png", "notes.txt", "noext"]:
         (tmp_path / name).write_bytes(b"")
-    (tmp_path / "folder.png").mkdir()
+    (tmp_path / "folder.png").mkdir()  # listed, so that reading it names it (process_files below)
     names = [os.path.basename(p) for p in list_images(tmp_path)]
-    assert names == ["a.JPG", "b.png", "c.webp"]
+    assert names == ["a.JPG", "b.png", "c.webp", "folder.png"]
 
 
 def test_list_images_single_file_and_recursive(tmp_path):
@@ -263,15 +263,16 @@ def test_process_files_skips_corrupt_file(tmp_path, capsys):
     touch_image(src / "a.png", 10)
     (src / "b.jpg").write_bytes(b"garbage")
     touch_image(src / "c.bmp", 30)
+    (src / "d.jpg").mkdir()  # a folder named like an image is named and counted, not passed over
 
-    assert process_files(src, dst, invert) == 1
+    assert process_files(src, dst, invert) == 2
     assert sorted(os.listdir(dst)) == ["a.png", "c.png"]
     np.testing.assert_array_equal(read_image(dst / "a.png"), np.full((4, 4, 3), 245, np.uint8))
     np.testing.assert_array_equal(read_image(dst / "c.png"), np.full((4, 4, 3), 225, np.uint8))
     assert (src / "b.jpg").read_bytes() == b"garbage"
     captured = capsys.readouterr()
-    assert "b.jpg" in captured.err
-    assert f"wrote 2 images to {dst}; 1 failed: b.jpg" in captured.out
+    assert "b.jpg" in captured.err and f"{src / 'd.jpg'}: is a directory, not an image file" in captured.err
+    assert f"wrote 2 images to {dst}; 2 failed: b.jpg, d.jpg" in captured.out
 
 
 def test_a_file_the_model_fails_on_does_not_stop_the_others(tmp_path, capsys):
