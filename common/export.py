@@ -175,8 +175,13 @@ def load(path, model):
     None accepts any model of this package).
 
     A FileNotFoundError or ValueError says in one line what is wrong: no SavedModel there, one without
-    this package's metadata, or another model's export.
+    this package's metadata, or another model's export. A run's or a converter's folder stands for
+    the SavedModel in it (`--model=runs/dpe_demo` for runs/dpe_demo/saved_model).
     """
+    inner = os.path.join(path, "saved_model")
+    if not os.path.isfile(os.path.join(path, "saved_model.pb")) and os.path.isfile(
+            os.path.join(inner, "saved_model.pb")):
+        path = inner
     if not os.path.isfile(os.path.join(path, "saved_model.pb")):
         raise FileNotFoundError(f"no SavedModel in {path!r} (expected {path}/saved_model.pb)")
     loaded = tf.saved_model.load(path)

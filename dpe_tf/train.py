@@ -55,7 +55,7 @@ def main(argv):
                       start=training.resume_start(FLAGS.model_dir))
     val_ds = _pairs("val_data", False, FLAGS.batch_size) if FLAGS.val_data else None
     if val_ds is not None and distribute.is_chief(runtime.strategy):
-        logging.info("validation PSNR of the photos as they are: %.2f dB (val_psnr starts here)",
+        logging.info("validation PSNR of the photos as they are: %.2f dB (what val_psnr improves on)",
                      _input_psnr(val_ds))
     sample_batch = first_batch(_pairs("val_data" if FLAGS.val_data else "data", False,
                                       FLAGS.num_samples))

@@ -6,12 +6,14 @@ named here need not exist unless the check under test comes after theirs.
 """
 
 import os
+import types
 
 import numpy as np
 import pytest
+from absl import app
 
 from clitools import run
-from common import images
+from common import cli, images
 
 EXTENSIONS = ", ".join(images.IMAGE_EXTENSIONS)
 
@@ -32,16 +34,10 @@ def snapshot(root):
     return sorted((p, os.path.getmtime(os.path.join(p, f))) for p, _, files in os.walk(root) for f in files)
 
 
+# One mistake per tool, each through the tool as a user runs it.
 MISTAKES = [
-    ("dcgan_tf.sample", ["--model=m", "--output={a_folder}"],
-     f"--output={{a_folder}} is a folder: give a file name ending in {EXTENSIONS}"),
-    ("dcgan_tf.sample", ["--model=m", "--output={root}/grid.txt"],
-     f"--output={{root}}/grid.txt: give a file name ending in {EXTENSIONS}"),
     ("dcgan_tf.sample", ["--model=m", "--output={existing}"],
      "--output={existing} exists: pass --overwrite to replace it"),
-    ("dcgan_tf.sample", ["--model=m", "--output_dir={a_file}"], "--output_dir={a_file} is a file: give a folder"),
-    ("dcgan_tf.sample", ["--model=m", "--output={a_file}/grid.png"],
-     "--output={a_file}/grid.png: {a_file} is a file, not a folder"),
     ("pix2pix_tf.translate", ["--model=m", "--input={inputs}", "--output={a_file}"],
      "--output={a_file} is a file: give a folder"),
     ("gpen_tf.degrade", ["--input={inputs}", "--output={root}/degraded", "--clean_output={a_file}"],
@@ -49,20 +45,51 @@ MISTAKES = [
     ("pienet_tf.evaluate", ["--model=m", "--data=demo:styles:test", "--pictures={a_file}"],
      "--pictures={a_file} is a file: give a folder"),
     ("common.deploy", ["--model=m", "--output_dir={a_file}"], "--output_dir={a_file} is a file: give a folder"),
-    ("pix2pix_tf.convert", ["--checkpoint=c.pth", "--output={a_file}"],
-     "--output={a_file} is a file: give a folder"),
+    ("pix2pix_tf.convert", ["--checkpoint=c.pth", "--output={a_file}/converted"],
+     "--output={a_file}/converted: {a_file} is a file, not a folder"),
     ("dcgan_tf.train", ["--data=demo:photos:train", "--model_dir={a_file}"],
      "--model_dir={a_file} is a file: give a folder"),
     ("pix2pix_tf.train", ["--data=/no/such/folder", "--model_dir={root}/run"],
      "--data=/no/such/folder: data folder '/no/such/folder' does not exist or is not a folder"),
 ]
+# The other kinds of output-path mistakes, through the same checks in this process.
+PATH_MISTAKES = [
+    ("output_file", "{a_folder}", f"--out={{a_folder}} is a folder: give a file name ending in {EXTENSIONS}"),
+    ("output_file", "{root}/grid.txt", f"--out={{root}}/grid.txt: give a file name ending in {EXTENSIONS}"),
+    ("output_file", "{a_file}/grid.png", "--out={a_file}/grid.png: {a_file} is a file, not a folder"),
+    ("output_folder", "{a_file}", "--out={a_file} is a file: give a folder"),
+    ("output_folder", "{a_file}/deeper/still", "--out={a_file}/deeper/still: {a_file} is a file, not a folder"),
+]
+
+
+def names_in(place):
+    return dict(root=place, a_file=place / "a_file", a_folder=place / "a_folder",
+                existing=place / "existing.png", inputs=place / "inputs")
+
+
+@pytest.mark.parametrize("check, path, message", PATH_MISTAKES)
+def test_output_path_mistakes_are_usage_errors(place, check, path, message):
+    names = names_in(place)
+    given = types.SimpleNamespace(out=path.format(**names))
+    with pytest.raises(app.UsageError) as raised:
+        if check == "output_file":
+            cli.output_file(given, "out", images.IMAGE_EXTENSIONS, overwrite=False)
+        else:
+            cli.output_folder(given, "out")
+    assert str(raised.value) == message.format(**names)
+
+
+def test_overwrite_and_new_paths_pass(place):
+    cli.output_file(types.SimpleNamespace(out=str(place / "existing.png")), "out", (".png",), overwrite=True)
+    cli.output_file(types.SimpleNamespace(out=str(place / "new" / "grid.png")), "out", (".png",), False)
+    cli.output_folder(types.SimpleNamespace(out=str(place / "a_folder")), "out")
+    cli.output_folder(types.SimpleNamespace(out=None), "out")  # not given: nothing to check
 
 
 @pytest.mark.parametrize("module, args, message", MISTAKES, ids=[f"{m}:{a[-1].split('=')[0]}:{i}"
                                                                 for i, (m, a, _) in enumerate(MISTAKES)])
 def test_a_mistake_is_one_line_and_exit_2(place, module, args, message):
-    names = dict(root=place, a_file=place / "a_file", a_folder=place / "a_folder",
-                 existing=place / "existing.png", inputs=place / "inputs")
+    names = names_in(place)
     before = snapshot(place)
     result = run(module, *(a.format(**names) for a in args), check=False)
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]

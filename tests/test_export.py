@@ -23,7 +23,7 @@ def test_mirror_padding_reflects_and_allows_large_pads():
 
 def test_saved_model_serves_any_size_like_keras(tmp_path):
     model = Pix2Pix(generator="unet_32", ngf=4, ndf=4)
-    path = serving.export_translator(model.generator, str(tmp_path / "sm"), value_range=(-1, 1),
+    path = serving.export_translator(model.generator, str(tmp_path / "saved_model"), value_range=(-1, 1),
                                      multiple=32, metadata=export.describe("Pix2Pix"))
     rng = np.random.default_rng(0)
     square = rng.integers(0, 256, (2, 32, 32, 3), dtype=np.uint8)
@@ -35,6 +35,8 @@ def test_saved_model_serves_any_size_like_keras(tmp_path):
     keras_out = data.from_range(model.predict(data.to_range(square, (-1, 1)), verbose=0), (-1, 1))
     np.testing.assert_array_equal(served, keras_out.numpy())
 
+    # The run folder stands for the SavedModel in it.
+    assert export.load(str(tmp_path), "Pix2Pix")[1] == export.load(path, "Pix2Pix")[1]
     served_odd = outputs["odd"]
     assert served_odd.shape == odd.shape
     expected = export.translate_uint8(model.generator, odd, value_range=(-1, 1), multiple=32)

@@ -1,0 +1,42 @@
+"""TensorFlow's start-up lines held to TF_CPP_MIN_LOG_LEVEL (common/quiet.py)."""
+
+import os
+import subprocess
+import sys
+
+from common import quiet
+
+CAPTURED = [
+    "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n",
+    "I0000 00:00:1796229154.088894   17728 port.cc:153] oneDNN custom operations are on.\n",
+    "I0000 00:00:1796229154.135766   17728 cpu_feature_guard.cc:227] This TensorFlow binary is optimized\n",
+    "To enable the following instructions: AVX2 AVX512F FMA, in other operations, rebuild TensorFlow\n",
+    "W0000 00:00:1796229154.2   17728 some_file.cc:12] a warning\n",
+    "E0000 00:00:1796229154.3   17728 cuda_platform.cc:52] failed call to cuInit: INTERNAL: CUDA error\n",
+    "E1202 16:24:07.852604   17728 other.cc:7] a real error\n",
+    "<frozen importlib>:5: UserWarning: a Python warning\n",
+    "I0000 00:00:1796229154.4   17728 port.cc:153] hidden at level 1\n",
+    "Traceback (most recent call last):\n",
+    '  File "x.py", line 1, in <module>\n',
+    "ImportError: something\n",
+]
+PYTHON = [CAPTURED[7], *CAPTURED[9:]]  # always written back
+
+
+def test_lines_are_kept_by_level_and_python_output_always():
+    assert quiet._shown(CAPTURED, 0, has_driver=True) == CAPTURED
+    assert quiet._shown(CAPTURED, 1, has_driver=True) == [*CAPTURED[4:7], *PYTHON]
+    assert quiet._shown(CAPTURED, 2, has_driver=True) == [*CAPTURED[5:7], *PYTHON]
+    assert quiet._shown(CAPTURED, 2, has_driver=False) == [CAPTURED[6], *PYTHON]
+    assert quiet._shown(CAPTURED, 3, has_driver=True) == PYTHON
+
+
+def test_importing_tensorflow_after_this_package_is_quiet():
+    script = "import common, tensorflow as tf; tf.constant(1.0) + 1"
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    quiet_run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env,
+                               timeout=300)
+    assert quiet_run.returncode == 0 and quiet_run.stderr == "", quiet_run.stderr
+    loud = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                          env=dict(env, TF_CPP_MIN_LOG_LEVEL="0"))
+    assert any(quiet._LOG_LINE.match(line) for line in loud.stderr.splitlines()), loud.stderr
