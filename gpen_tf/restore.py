@@ -64,6 +64,7 @@ def _photo_restorer():
 
 def main(argv):
     cli.check_arguments(argv, FLAGS, "model", "input", "output")
+    cli.output_folder(FLAGS, "output")
 
     def work():
         if FLAGS.aligned:

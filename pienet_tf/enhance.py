@@ -30,6 +30,7 @@ flags.DEFINE_string("style", None, "The name of a style stored in the model (a t
 def main(argv):
     """Enhance --input with the preference of --preferred or --style, writing PNGs to --output."""
     cli.check_arguments(argv, FLAGS, "model", "input", "output")
+    cli.output_folder(FLAGS, "output")
     if bool(FLAGS.preferred) == bool(FLAGS.style):
         raise app.UsageError("give exactly one of --preferred=DIR (photos the user likes) and "
                               "--style=NAME (a style stored in the model)")
