@@ -15,6 +15,12 @@ from common import data, distribute, images
 
 
 WEIGHTS = "latest.weights.h5"  # the checkpoint file of a folder
+
+
+def checkpoint_folder(model_dir):
+    """Where a run in `model_dir` keeps its checkpoint."""
+    return os.path.join(model_dir, "checkpoints")
+
 _SAVING = "saving.weights.h5"  # where it is written before it is renamed into place
 _STATE = "gan_zoo_state"  # the checkpoint file's attribute holding the rest of the run's state
 
@@ -129,8 +135,8 @@ def read_state(directory):
 
 def _run_states(model_dir):
     """(folder, state) of each checkpoint of a run: its own and its stages' (<model_dir>/<stage>/)."""
-    for folder in [os.path.join(model_dir, "checkpoints"),
-                   *sorted(glob.glob(os.path.join(model_dir, "*", "checkpoints")))]:
+    stages = sorted(glob.glob(checkpoint_folder(os.path.join(model_dir, "*"))))
+    for folder in [checkpoint_folder(model_dir), *stages]:
         state = read_state(folder)
         if state:
             yield folder, state
@@ -207,7 +213,7 @@ def standard(model_dir, sample_batch=None, sample_every=1, show=False, state=Non
     `show` puts each sample grid in the notebook too; `state` and `elements_per_epoch` go to the
     Checkpoint."""
     log_dir = os.path.join(model_dir, "logs")
-    callbacks = [Checkpoint(os.path.join(model_dir, "checkpoints"), state, elements_per_epoch),
+    callbacks = [Checkpoint(checkpoint_folder(model_dir), state, elements_per_epoch),
                  distribute.TensorBoard(log_dir, write_graph=False)]
     if sample_batch is not None:
         callbacks.append(SampleGrid(sample_batch, os.path.join(model_dir, "samples"), log_dir,

@@ -68,7 +68,7 @@ def dataset(flag_name, **kwargs):
 def resume_start(model_dir):
     """Where the training data stream of a run in `model_dir` resumes: the elements that the epochs
     of its checkpoint have read, 0 for a new run."""
-    folder = os.path.join(model_dir, "checkpoints")
+    folder = callbacks.checkpoint_folder(model_dir)
     state = callbacks.read_state(folder)
     if state is None:
         return 0
@@ -162,7 +162,7 @@ def fit_and_export(model, train_ds, steps, *, val_ds=None, val_steps=None, sampl
 
 def _where_it_stopped(model_dir):
     """For a run stopped between checkpoints: what its checkpoint holds and how to go on."""
-    folder = os.path.join(model_dir, "checkpoints")
+    folder = callbacks.checkpoint_folder(model_dir)
     state = callbacks.read_state(folder)
     if state is None:
         return f"no epoch was finished, so {folder} holds no checkpoint; the same command starts again"
@@ -201,7 +201,7 @@ def stages(order, chosen, init_from=None):
 
 def previous_weights(stage_dir):
     """The latest weights file of a finished stage's run folder, or a usage error saying what is missing."""
-    path = os.path.join(stage_dir, "checkpoints", callbacks.WEIGHTS)
+    path = os.path.join(callbacks.checkpoint_folder(stage_dir), callbacks.WEIGHTS)
     if not os.path.isfile(path):
         raise app.UsageError(f"no checkpoint of the previous stage in {stage_dir} (expected {path}): "
                              "train that stage first, or point --init_from at its folder")

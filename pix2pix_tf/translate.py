@@ -16,7 +16,7 @@ import numpy as np
 from absl import flags
 
 # TensorFlow's oneDNN build pools large allocations (a BFC allocator) and keeps what one tile freed:
-# an 8000x6000 photo then peaked at 3.8 GB instead of 2.x (BUILD_NOTES.md). Set before TensorFlow
+# an 8000x6000 photo then peaked at 3.62 GiB instead of 2.71 (BUILD_NOTES.md). Set before TensorFlow
 # loads; a value the user set wins.
 os.environ.setdefault("TF_ONEDNN_USE_SYSTEM_ALLOCATOR", "true")
 
