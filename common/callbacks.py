@@ -1,6 +1,5 @@
 """Callbacks every model trains with: checkpoint/resume, sample grids, TensorBoard scalars."""
 
-import glob
 import json
 import math
 import os
@@ -11,18 +10,10 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from common import data, distribute, images
+from common import data, distribute, images, run_folder
 
 
-WEIGHTS = "latest.weights.h5"  # the checkpoint file of a folder
-
-
-def checkpoint_folder(model_dir):
-    """Where a run in `model_dir` keeps its checkpoint."""
-    return os.path.join(model_dir, "checkpoints")
-
-_SAVING = "saving.weights.h5"  # where it is written before it is renamed into place
-_STATE = "gan_zoo_state"  # the checkpoint file's attribute holding the rest of the run's state
+_SAVING = "saving.weights.h5"  # where a checkpoint is written before it is renamed into place
 
 
 class Checkpoint(keras.callbacks.Callback):
@@ -43,7 +34,7 @@ class Checkpoint(keras.callbacks.Callback):
     def __init__(self, directory, state=None, elements_per_epoch=None):
         super().__init__()
         self.directory = directory
-        self.weights_path = os.path.join(directory, WEIGHTS)
+        self.weights_path = os.path.join(directory, run_folder.WEIGHTS)
         self.state = dict(state or {})
         self.elements_per_epoch = elements_per_epoch
         self._resumed = (0, 0)  # (epoch, data position) this run started from
@@ -52,7 +43,7 @@ class Checkpoint(keras.callbacks.Callback):
         return {"model": type(self.model).__name__, "config": self.model.get_config()}
 
     def on_train_begin(self, logs=None):
-        state = read_state(self.directory)
+        state = run_folder.read_state(self.directory)
         if not distribute.same_on_every_worker(self.model.distribute_strategy,
                                                state["epoch"] if state else 0):
             raise ValueError(f"the workers found different checkpoints in {self.directory}: "
@@ -60,7 +51,7 @@ class Checkpoint(keras.callbacks.Callback):
         if state is None:
             return
         mine = self._describe()
-        _check_model(self.directory, state, mine["model"])
+        run_folder.check_model(self.directory, state, mine["model"])
         try:
             self.model.load_weights(self.weights_path)
         except Exception as err:
@@ -94,7 +85,7 @@ class Checkpoint(keras.callbacks.Callback):
         saving = os.path.join(directory, _SAVING)
         self.write_weights(saving)
         self.write_state(saving, epoch)
-        self.commit(saving, os.path.join(directory, WEIGHTS))
+        self.commit(saving, os.path.join(directory, run_folder.WEIGHTS))
 
     def write_weights(self, path):
         self.model.save_weights(path)
@@ -106,7 +97,7 @@ class Checkpoint(keras.callbacks.Callback):
             resumed_epoch, position = self._resumed
             state["data_position"] = position + (epoch - resumed_epoch) * self.elements_per_epoch
         with h5py.File(path, "a") as f:
-            f.attrs[_STATE] = json.dumps(state)
+            f.attrs[run_folder.STATE] = json.dumps(state)
 
     def commit(self, path, final):
         """Sync the written file, rename it onto `final` and sync the folder: one step on disk."""
@@ -120,47 +111,12 @@ class Checkpoint(keras.callbacks.Callback):
             os.close(folder)
 
 
-def read_state(directory):
-    """The state of the checkpoint in `directory` (a dict: epoch, model, config, random_state, ...),
-    or None if there is none yet; a ValueError for a weights file there that is no checkpoint."""
-    path = os.path.join(directory, WEIGHTS)
-    if not os.path.exists(path):
-        return None
-    with h5py.File(path, "r") as f:
-        if _STATE not in f.attrs:
-            raise ValueError(f"{path} is a weights file but not a checkpoint of this package "
-                             "(it holds no training state): move it out of the checkpoint folder")
-        return json.loads(f.attrs[_STATE])
-
-
-def _run_states(model_dir):
-    """(folder, state) of each checkpoint of a run: its own and its stages' (<model_dir>/<stage>/)."""
-    stages = sorted(glob.glob(checkpoint_folder(os.path.join(model_dir, "*"))))
-    for folder in [checkpoint_folder(model_dir), *stages]:
-        state = read_state(folder)
-        if state:
-            yield folder, state
-
-
-def _check_model(folder, state, model):
-    if state["model"] != model:
-        raise ValueError(f"{folder} holds a checkpoint of a {state['model']} model, not of a {model}: "
-                         "choose another --model_dir")
-
-
-def check_owner(model_dir, model):
-    """A ValueError if a checkpoint in the run folder `model_dir` is of another model class than
-    `model` (a class name): train.py says so before it builds anything."""
-    for folder, state in _run_states(model_dir):
-        _check_model(folder, state, model)
-
-
 def data_seed_of(model_dir, seed, strategy):
     """The seed of the run's data streams, the same in every worker: the one its checkpoints in
     `model_dir` (a stage's folder included) were trained with, else `seed` (--seed), else one the
     chief draws. Each worker keeps its share of every global batch of the same stream, so workers
     that shuffled with seeds of their own would read some examples twice and others never."""
-    stored = next((state["data_seed"] for _, state in _run_states(model_dir)
+    stored = next((state["data_seed"] for _, state in run_folder.run_states(model_dir)
                    if state.get("data_seed") is not None), None)
     if stored is not None and seed is not None and stored != seed:
         logging.warning("the checkpoints in %s were trained on the data order of seed %d: it goes "
@@ -213,7 +169,7 @@ def standard(model_dir, sample_batch=None, sample_every=1, show=False, state=Non
     `show` puts each sample grid in the notebook too; `state` and `elements_per_epoch` go to the
     Checkpoint."""
     log_dir = os.path.join(model_dir, "logs")
-    callbacks = [Checkpoint(checkpoint_folder(model_dir), state, elements_per_epoch),
+    callbacks = [Checkpoint(run_folder.checkpoint_folder(model_dir), state, elements_per_epoch),
                  distribute.TensorBoard(log_dir, write_graph=False)]
     if sample_batch is not None:
         callbacks.append(SampleGrid(sample_batch, os.path.join(model_dir, "samples"), log_dir,

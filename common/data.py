@@ -32,8 +32,7 @@ from absl import logging
 
 from common import demo, images
 from common import resize as resize_ops  # data.resize is this module's square resize
-
-ON_BAD_IMAGE = ("skip", "fatal")
+from common.options import ON_BAD_IMAGE
 
 
 @dataclasses.dataclass(frozen=True)

@@ -9,7 +9,7 @@ import sys
 
 from absl import flags
 
-from common import cli, formats
+from common import cli
 
 flags.DEFINE_string("model", None, "An exported SavedModel folder (<model_dir>/saved_model).")
 flags.DEFINE_string("formats", "tflite,onnx", "The formats to write: tflite, onnx or both.")
@@ -30,10 +30,11 @@ def _size(values):
 def main(argv):
     cli.check_arguments(argv, FLAGS, "model")
     cli.output_folder(FLAGS, "output_dir")
+    from common import formats  # TensorFlow, once the flags are known to be good
     try:
+        size = _size(FLAGS.fixed_size)
         wanted = formats.parse(FLAGS.formats)
         formats.require(wanted)
-        size = _size(FLAGS.fixed_size)
         written = formats.write(FLAGS.model, wanted, FLAGS.output_dir, size)
     except (FileNotFoundError, ValueError, ImportError) as err:
         print(f"error: {err}", file=sys.stderr)

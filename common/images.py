@@ -14,7 +14,7 @@ import tensorflow as tf
 from keras.utils import Progbar
 from PIL import ExifTags, Image, ImageOps
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+from common.options import IMAGE_EXTENSIONS
 
 # Modes converted by Pillow's own convert("RGB") without losing information.
 _RGB_MODES = {"1", "L", "P", "RGB", "CMYK", "YCbCr"}

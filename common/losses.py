@@ -8,8 +8,7 @@ import tensorflow as tf
 from keras import ops
 
 from common import distribute
-
-GAN_MODES = ("vanilla", "lsgan", "wgangp")
+from common.options import GAN_MODES
 
 
 def gan_loss(mode, logits, target_is_real):

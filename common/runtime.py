@@ -8,10 +8,8 @@ from absl import logging
 
 import common
 from common import distribute
+from common.options import PRECISIONS, STRATEGIES, XLA_MODES
 
-STRATEGIES = ("auto", "default", "mirrored", "multi_worker", "tpu")
-PRECISIONS = ("auto", "off", "float16", "bfloat16")
-XLA_MODES = ("auto", "on", "off")
 
 # On a CPU, `auto` follows tools/benchmark.py on 2-core AVX-512-BF16 machines (BUILD_NOTES.md):
 # bfloat16 made the pix2pix step 1.5x faster and inference 2x, so it is picked where the CPU computes

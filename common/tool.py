@@ -3,12 +3,12 @@
 `--model` is an exported SavedModel, `--input` a file or folder, `--output` a folder. Unreadable inputs
 are reported by name and skipped, the others still written. Exit codes: 0 all written, 1 some input
 files could not be read, 2 bad arguments (a missing or unparsable flag, no SavedModel, no images).
-Inputs are never overwritten.
+Inputs are never overwritten. TensorFlow loads only after the flags are checked (--help is instant).
 """
 
 from absl import flags
 
-from common import cli, formats, images
+from common import cli
 
 flags.DEFINE_string("model", None, "An export: a SavedModel folder (<model_dir>/saved_model), model.tflite or model.onnx.")
 flags.DEFINE_string("input", None, "An image file or a folder of images.")
@@ -23,6 +23,7 @@ def main_for(model, serving=lambda served: served.serving()):
     def main(argv):
         cli.check_arguments(argv, FLAGS, "model", "input", "output")
         cli.output_folder(FLAGS, "output")
+        from common import formats, images  # TensorFlow, once the flags are known to be good
         cli.exit_after(lambda: images.process_files(FLAGS.input, FLAGS.output,
                                                     serving(formats.load(FLAGS.model, model))))
     return main

@@ -5,29 +5,18 @@ A notebook needs none of this: build the model, `compile()`, `fit(dataset)` with
 """
 
 import os
+import sys
 
 from absl import app, logging
 
-from common import callbacks, cli, data, distribute, export, export_flag, runtime, schedules
+from common import callbacks, data, distribute, export, export_flag, run_folder, runtime, schedules
 from common.flags import FLAGS
 
 
 def setup(model_class):
     """The runtime the flags ask for, for a `model_class` (a GANModel subclass) run; call it first,
-    before any other TensorFlow work."""
-    if not FLAGS.model_dir:
-        raise app.UsageError("--model_dir is required: where checkpoints, samples and the model go")
-    if not FLAGS.data:
-        raise app.UsageError("--data is required (see --helpfull for the source forms)")
-    cli.output_folder(FLAGS, "model_dir")
-    try:
-        callbacks.check_owner(FLAGS.model_dir, model_class.__name__)
-    except ValueError as err:
-        raise app.UsageError(str(err)) from err
+    before any other TensorFlow work, and after `common.flags.check_run_flags`."""
     export_flag.chosen()  # an unknown format stops the run before it trains
-    if FLAGS.decay_epochs >= FLAGS.epochs:
-        raise app.UsageError(f"--decay_epochs={FLAGS.decay_epochs} must be smaller than "
-                             f"--epochs={FLAGS.epochs}")
     chosen = runtime.configure(FLAGS.strategy, FLAGS.mixed_precision, FLAGS.xla, FLAGS.seed,
                                FLAGS.deterministic, FLAGS.tpu, FLAGS.cpu_devices,
                                gpu_float16=model_class.GPU_FLOAT16)
@@ -68,8 +57,8 @@ def dataset(flag_name, **kwargs):
 def resume_start(model_dir):
     """Where the training data stream of a run in `model_dir` resumes: the elements that the epochs
     of its checkpoint have read, 0 for a new run."""
-    folder = callbacks.checkpoint_folder(model_dir)
-    state = callbacks.read_state(folder)
+    folder = run_folder.checkpoint_folder(model_dir)
+    state = run_folder.read_state(folder)
     if state is None:
         return 0
     if "data_position" not in state:
@@ -139,6 +128,9 @@ def fit_and_export(model, train_ds, steps, *, val_ds=None, val_steps=None, sampl
         model.fit(train_ds, epochs=epochs or FLAGS.epochs, steps_per_epoch=steps,
                   validation_data=val_ds, validation_steps=val_steps,
                   shuffle=False,  # the pipeline shuffles; keras warns that it cannot
+                  # A progress bar redraws its line, which in a log file glues every update and
+                  # the lines printed beside it into one; there a line per epoch is written.
+                  verbose=1 if sys.stdout.isatty() else 2,
                   callbacks=callbacks.standard(model_dir, sample_batch, FLAGS.sample_every,
                                                state={"data_seed": data_seed()},
                                                elements_per_epoch=steps * FLAGS.batch_size))
@@ -162,8 +154,8 @@ def fit_and_export(model, train_ds, steps, *, val_ds=None, val_steps=None, sampl
 
 def _where_it_stopped(model_dir):
     """For a run stopped between checkpoints: what its checkpoint holds and how to go on."""
-    folder = callbacks.checkpoint_folder(model_dir)
-    state = callbacks.read_state(folder)
+    folder = run_folder.checkpoint_folder(model_dir)
+    state = run_folder.read_state(folder)
     if state is None:
         return f"no epoch was finished, so {folder} holds no checkpoint; the same command starts again"
     return (f"{folder} holds epoch {state['epoch']}, the last finished; the same command resumes "
@@ -201,7 +193,7 @@ def stages(order, chosen, init_from=None):
 
 def previous_weights(stage_dir):
     """The latest weights file of a finished stage's run folder, or a usage error saying what is missing."""
-    path = os.path.join(callbacks.checkpoint_folder(stage_dir), callbacks.WEIGHTS)
+    path = os.path.join(run_folder.checkpoint_folder(stage_dir), run_folder.WEIGHTS)
     if not os.path.isfile(path):
         raise app.UsageError(f"no checkpoint of the previous stage in {stage_dir} (expected {path}): "
                              "train that stage first, or point --init_from at its folder")

@@ -9,13 +9,7 @@ two, keeping the widths next to the image at ngf / ndf, so 32x32 starts at 4x4x2
 import keras
 
 from common.layers import conv, conv_transpose, leaky_relu, normal, normalization
-
-
-def num_blocks(image_size):
-    """Stride-2 blocks between 4x4 and image_size: 4 at 64x64."""
-    if image_size < 8 or image_size & (image_size - 1):
-        raise ValueError(f"DCGAN image_size must be a power of two >= 8, got {image_size}")
-    return image_size.bit_length() - 3
+from dcgan_tf import options
 
 
 def generator(image_size=64, channels=3, latent_dim=100, ngf=64, name="generator"):
@@ -24,7 +18,7 @@ def generator(image_size=64, channels=3, latent_dim=100, ngf=64, name="generator
     ConvTranspose 4x4 from 1x1 to 4x4, then ConvTranspose 4x4 stride 2 blocks; every layer but the last
     is followed by BatchNorm and ReLU and has no bias; the last ends in tanh.
     """
-    blocks = num_blocks(image_size)
+    blocks = options.num_blocks(image_size)
     z = keras.Input((latent_dim,), name="z")
     x = keras.layers.Reshape((1, 1, latent_dim), name="z_as_map")(z)
     width = ngf * 2 ** (blocks - 1)
@@ -48,7 +42,7 @@ def discriminator(image_size=64, channels=3, ndf=64, name="discriminator"):
     4x4 valid conv to one logit. No biases, as the official code (it ends in a sigmoid; BCE on logits
     here is the same loss, computed stably).
     """
-    blocks = num_blocks(image_size)
+    blocks = options.num_blocks(image_size)
     images = keras.Input((image_size, image_size, channels), name="images")
     x = images
     for k in range(blocks):

@@ -17,8 +17,8 @@ import sys
 import numpy as np
 from absl import app, flags
 
-from common import cli, formats, images
-from dcgan_tf.model import latents
+from common import cli
+from common.options import IMAGE_EXTENSIONS
 
 flags.DEFINE_string("model", None, "An export: a SavedModel folder (<model_dir>/saved_model), "
                     "model.tflite or model.onnx.")
@@ -49,6 +49,7 @@ def walk(start, end, steps, slerp=False):
 def load_generator(path):
     """The exported serving function (latents -> uint8 images), in any format, and the latent length
     it takes."""
+    from common import formats
     served = formats.load(path, "DCGAN")
     if "latent_dim" not in served.metadata:
         raise ValueError(f"{path} does not say its latent length: export it again with this version")
@@ -60,8 +61,10 @@ def main(argv):
     cli.check_arguments(argv, FLAGS, "model")
     if not (FLAGS.output or FLAGS.output_dir):
         raise app.UsageError("give --output (one grid) or --output_dir (single images), or both")
-    cli.output_file(FLAGS, "output", images.IMAGE_EXTENSIONS, FLAGS.overwrite)
+    cli.output_file(FLAGS, "output", IMAGE_EXTENSIONS, FLAGS.overwrite)
     cli.output_folder(FLAGS, "output_dir")
+    from common import images  # TensorFlow, once the flags are known to be good
+    from dcgan_tf.model import latents
     try:
         generate, latent_dim = load_generator(FLAGS.model)
     except (FileNotFoundError, ValueError) as err:

@@ -7,10 +7,10 @@ Wasserstein distance to real images (val_swd) is logged after every epoch.
 
 from absl import app, flags
 
-from common import cli, training
-from common.flags import FLAGS
-from dcgan_tf import networks
-from dcgan_tf.model import DCGAN, export_sampler, latents
+import common.flags
+from common import cli
+from common.flags import FLAGS, check_run_flags
+from dcgan_tf import options
 
 flags.DEFINE_integer("channels", 3, "Image channels: 3 (RGB) or 1 (grayscale, e.g. MNIST).",
                      lower_bound=1)
@@ -32,6 +32,7 @@ def _images(flag_name, start=0):
     """Batches of real images from --<flag_name>, from element `start` of the stream on. Validation
     draws them the way training does (random crops of --load_size images, repeated), so that both
     measure the same distribution."""
+    from common import training
     return training.dataset(
         flag_name, batch_size=FLAGS.batch_size, image_size=FLAGS.image_size, training=True,
         repeat=True, cache=FLAGS.cache, load_size=FLAGS.load_size, flip=FLAGS.flip,
@@ -39,12 +40,15 @@ def _images(flag_name, start=0):
 
 
 def main(argv):
-    del argv
-    runtime = training.setup(DCGAN)
+    cli.check_arguments(argv, FLAGS)
+    check_run_flags("DCGAN")
     try:
-        networks.num_blocks(FLAGS.image_size)
+        options.num_blocks(FLAGS.image_size)
     except ValueError as err:
         raise app.UsageError(f"--image_size: {err}") from err
+    from common import training  # TensorFlow, once the flags are known to be good
+    from dcgan_tf.model import DCGAN, export_sampler, latents
+    runtime = training.setup(DCGAN)
     steps = training.steps_per_epoch()
     train_ds = _images("data", start=training.resume_start(FLAGS.model_dir))
     val_ds = _images("val_data") if FLAGS.val_data else None
@@ -61,4 +65,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    flags.adopt_module_key_flags(common.flags)  # --help lists the shared training flags too
     cli.run(main)

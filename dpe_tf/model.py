@@ -19,9 +19,9 @@ import tensorflow as tf
 from common import data, losses, metrics
 from common.gan import GANModel, adam, run_if
 from dpe_tf import networks
+from dpe_tf.options import MODES
 
 VALUE_RANGE = (0.0, 1.0)
-MODES = ("2way", "1way", "supervised")
 SUPERVISED_LOSSES = ("psnr", "mse")
 # The floor on a per-image MSE in the PSNR loss: 100 dB, the cap of common.metrics.psnr.
 _MIN_MSE = 1e-10

@@ -5,14 +5,12 @@
 the paper's FiveK runs. Flags given after --flagfile override it.
 """
 
-import numpy as np
 from absl import app, flags, logging
 
-from common import cli, distribute, metrics, training
-from common.callbacks import first_batch
-from common.flags import FLAGS
-from dpe_tf import networks, serving
-from dpe_tf.model import DPE, MODES, VALUE_RANGE
+import common.flags
+from common import cli
+from common.flags import FLAGS, check_run_flags
+from dpe_tf.options import MODES
 
 flags.DEFINE_enum("mode", "2way", MODES, "supervised: paired, MSE; 1way: paired, WGAN-GP; "
                   "2way: unpaired, two-way GAN with cycle losses (the paper's).")
@@ -28,6 +26,8 @@ FLAGS.set_default("decay_epochs", 75)
 def _pairs(flag_name, training_, batch_size, start=0):
     """(x, y) batches in [0, 1], each photo resized to a long side of --image_size and mirror-padded
     (training: from element `start` of the stream on)."""
+    from common import training
+    from dpe_tf.model import VALUE_RANGE
     return training.dataset(
         flag_name, batch_size=batch_size, image_size=FLAGS.image_size, training=training_,
         repeat=training_, cache=FLAGS.cache, fit="pad", flip=FLAGS.flip, rotate=FLAGS.rotate,
@@ -36,19 +36,27 @@ def _pairs(flag_name, training_, batch_size, start=0):
 
 def _input_psnr(val_ds):
     """Mean PSNR of the validation inputs against their targets, as val_psnr measures outputs."""
+    import numpy as np
+
+    from common import metrics
     return float(np.mean(np.concatenate([metrics.psnr(x, y).numpy() for x, y in val_ds])))
 
 
 def main(argv):
-    del argv
+    cli.check_arguments(argv, FLAGS)
+    check_run_flags("DPE")
+    if (FLAGS.mode == "2way") != FLAGS.data.startswith("unpaired:"):
+        want = "unpaired:DIR_X,DIR_Y" if FLAGS.mode == "2way" else "paired pairs (paired:, demo:enhance)"
+        raise app.UsageError(f"--mode={FLAGS.mode} trains on {want}, got --data={FLAGS.data}")
+    from common import distribute, training  # TensorFlow, once the flags are known to be good
+    from common.callbacks import first_batch
+    from dpe_tf import networks, serving
+    from dpe_tf.model import DPE
     runtime = training.setup(DPE)
     try:
         networks.generator(FLAGS.image_size)  # checks the size before any data is read
     except ValueError as err:
         raise app.UsageError(f"--image_size={FLAGS.image_size}: {err}") from err
-    if (FLAGS.mode == "2way") != FLAGS.data.startswith("unpaired:"):
-        want = "unpaired:DIR_X,DIR_Y" if FLAGS.mode == "2way" else "paired pairs (paired:, demo:enhance)"
-        raise app.UsageError(f"--mode={FLAGS.mode} trains on {want}, got --data={FLAGS.data}")
     training.require_pairs(f"DPE --mode={FLAGS.mode}", "data", "val_data")
     steps = training.steps_per_epoch()
     train_ds = _pairs("data", True, FLAGS.batch_size,
@@ -76,4 +84,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    flags.adopt_module_key_flags(common.flags)  # --help lists the shared training flags too
     cli.run(main)

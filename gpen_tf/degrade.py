@@ -18,12 +18,10 @@ Exit codes: 0 all written; 1 some input files could not be read (named on stderr
 import os
 import zlib
 
-import numpy as np
-import tensorflow as tf
 from absl import app, flags
 
-from common import cli, data, images
-from gpen_tf import degradation
+from common import cli
+from gpen_tf import options
 
 flags.DEFINE_string("input", None, "A clean face image or a folder of them (aligned crops).")
 flags.DEFINE_string("output", None, "Folder for the degraded copies (PNG); it must not hold the inputs.")
@@ -32,25 +30,31 @@ flags.DEFINE_string("clean_output", None, "Optional folder for the clean copies 
 flags.DEFINE_integer("seed", 0, "Seed of the degradations (with each image's pixels).")
 flags.DEFINE_integer("size", 0, "Cut each face to its centred square and resize it to SIZE x SIZE "
                      "first; 0 keeps each face's size.", lower_bound=0)
-degradation.define_flags()
+options.define_degradation_flags()
 FLAGS = flags.FLAGS
 
-_degrade = tf.function(degradation.degrade, reduce_retracing=True)
 
+def degrader(settings, *, seed, size):
+    """The function uint8 [H, W, 3] -> (degraded, clean) uint8 of the Degradation `settings`, at
+    `size` x `size` if size else at the image's size. Each image's degradation is drawn from
+    [seed, a checksum of its shape and pixels]."""
+    import numpy as np
+    import tensorflow as tf
 
-def image_seed(image, seed):
-    """[seed, a checksum of the image's shape and pixels]: the seed of one image's degradation."""
-    checksum = zlib.crc32(np.ascontiguousarray(image).tobytes(), zlib.crc32(str(image.shape).encode()))
-    return tf.constant([seed, checksum], tf.int64)
+    from common import data
+    from gpen_tf import degradation
+    degrade = tf.function(degradation.degrade, reduce_retracing=True)
 
+    def pair(image):
+        checksum = zlib.crc32(np.ascontiguousarray(image).tobytes(),
+                              zlib.crc32(str(image.shape).encode()))
+        face = tf.constant(image)
+        if size:
+            face = data.resize(data.center_crop(face), size)
+        degraded, clean = degrade(face, tf.constant([seed, checksum], tf.int64), settings)
+        return tuple(data.from_range(x, (0.0, 1.0)).numpy() for x in (degraded, clean))
 
-def degraded_pair(image, *, seed, size, options):
-    """uint8 [H, W, 3] -> (degraded, clean) uint8, at `size` x `size` if size else at the image's size."""
-    face = tf.constant(image)
-    if size:
-        face = data.resize(data.center_crop(face), size)
-    degraded, clean = _degrade(face, image_seed(image, seed), options)
-    return tuple(data.from_range(x, (0.0, 1.0)).numpy() for x in (degraded, clean))
+    return pair
 
 
 def main(argv):
@@ -60,13 +64,14 @@ def main(argv):
     for flag in ("output", "clean_output"):
         cli.output_folder(FLAGS, flag)
     try:
-        options = degradation.from_flags()
+        settings = options.degradation_from_flags()
     except ValueError as err:
         raise app.UsageError(str(err)) from err
+    from common import images  # TensorFlow, once the flags are known to be good
+    pair = degrader(settings, seed=FLAGS.seed, size=FLAGS.size)
 
     def copy(which):
-        return lambda image: degraded_pair(image, seed=FLAGS.seed, size=FLAGS.size,
-                                           options=options)[which]
+        return lambda image: pair(image)[which]
 
     def write():
         failed = images.process_files(FLAGS.input, FLAGS.output, copy(0))

@@ -23,6 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from common import formats
+from gpen_tf.options import MIN_FACE
 
 # Five points (x, y) in a 96 x 112 crop: left eye, right eye, nose, left and right mouth corners
 # (official align_faces.py REFERENCE_FACIAL_POINTS).
@@ -31,10 +32,6 @@ REFERENCE_POINTS = np.array([[30.29459953, 51.69630051], [65.53179932, 51.501399
                              [62.72990036, 92.20410156]])
 LANDMARKS = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
 MIN_SCORE = 0.9   # the official face_enhancement keeps detections of at least this confidence
-# Faces whose box is narrower than this are left as they are: MTCNN's smallest anchor is 12 px and its
-# landmarks on faces under ~24 px are off by a good part of the eye distance, so the crop would not be
-# aligned; and a 512 px restoration of a 20 px face invents everything in it.
-MIN_FACE = 24
 
 Face = collections.namedtuple("Face", ["box", "landmarks", "score"])   # box (x, y, w, h); (5, 2) points
 Result = collections.namedtuple("Result", ["photo", "faces", "crops", "restored"])

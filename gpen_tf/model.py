@@ -20,12 +20,9 @@ import tensorflow as tf
 from common import data, distribute, losses, metrics, optimizers
 from common.gan import GANModel, run_if
 from gpen_tf import networks
+from gpen_tf.options import EMA_DECAY, STAGES
 
 VALUE_RANGE = (-1.0, 1.0)
-STAGES = ("prior", "restore")
-# The official `accum` of train_simple.py (StyleGAN2's 10k-image half-life counted at batch 32): the
-# EMA generator moves 0.22% of the way to the trained one per step, a half-life of 312 steps.
-EMA_DECAY = 0.5 ** (32 / 10_000)
 _FEATURE_EPS = 1e-8  # inside the square root of the feature distance: finite gradient at 0
 PATH_DECAY = 0.01  # official g_path_regularize: the running mean's step towards each batch's mean
 

@@ -24,12 +24,11 @@ Exit codes: 0 all written; 1 some input files could not be read (named on stderr
 import os
 import sys
 
-import numpy as np
 from absl import flags
 
-from common import cli, formats, images, tool
+from common import cli, tool
 from common.tool import FLAGS  # --model, --input and --output, shared with the other tools
-from gpen_tf import faces
+from gpen_tf.options import MIN_FACE
 
 flags.DEFINE_boolean("aligned", False, "Inputs are aligned face crops: restore each whole, without "
                      "face detection.")
@@ -37,11 +36,16 @@ flags.DEFINE_boolean("save_faces", False, "Also write <name>_face<k>.png for eac
                      "input and the restored face side by side.")
 flags.DEFINE_boolean("compare", False, "Also write <name>_compare.png: the photo before and after, "
                      "side by side.")
-flags.DEFINE_integer("min_face", faces.MIN_FACE, "Faces whose detected box is narrower than this "
+flags.DEFINE_integer("min_face", MIN_FACE, "Faces whose detected box is narrower than this "
                      "(pixels) are left as they are.", lower_bound=1)
 
 
 def _photo_restorer():
+    """The function of one photo that `images.process_files` calls with its paths."""
+    import numpy as np
+
+    from common import images
+    from gpen_tf import faces
     restorer = faces.PhotoRestorer(FLAGS.model, min_face=FLAGS.min_face)
 
     def restore(photo, source, output):
@@ -65,6 +69,7 @@ def _photo_restorer():
 def main(argv):
     cli.check_arguments(argv, FLAGS, "model", "input", "output")
     cli.output_folder(FLAGS, "output")
+    from common import formats, images  # TensorFlow, once the flags are known to be good
 
     def work():
         if FLAGS.aligned:

@@ -13,11 +13,11 @@ style sources (centre-cropped), or demo:faces. configs/bfr512.cfg is the paper's
 
 from absl import app, flags
 
-from common import cli, training
-from common.callbacks import first_batch
-from common.flags import FLAGS
-from gpen_tf import degradation, networks, serving
-from gpen_tf.model import EMA_DECAY, GPEN, STAGES
+import common.flags
+from common import cli
+from common.flags import FLAGS, check_run_flags
+from gpen_tf import options
+from gpen_tf.options import EMA_DECAY, STAGES
 
 flags.DEFINE_enum("stage", "all", STAGES + ("all",), "Which training stage to run (all: both in turn).")
 flags.DEFINE_integer("channel_multiplier", 2, "Width of the 64 px and larger layers (BFR-512: 2).",
@@ -33,44 +33,51 @@ flags.DEFINE_float("path_regularize", 2.0, "Weight of the path-length regularisa
                    "step as the official train_simple.py; 0 turns it off.", lower_bound=0.0)
 flags.DEFINE_string("init_from", None, "The prior stage's folder to start the restore stage from "
                     "(default <model_dir>/prior); 'none' starts it from random weights.")
-degradation.define_flags()
+options.define_degradation_flags()
 # The paper's settings where they differ from the other models'.
 FLAGS.set_default("image_size", 512)
 FLAGS.set_default("batch_size", 4)
 FLAGS.set_default("epochs", 100)
 
 
-def _faces(flag_name, stage, training_, batch_size, options, start=0):
-    """Clean faces (prior) or (degraded, clean) pairs (restore) in [-1, 1] of the source in --flag_name
-    (training: from element `start` of the stream on)."""
+def _faces(flag_name, stage, training_, batch_size, degraded, start=0):
+    """Clean faces (prior) or (degraded, clean) pairs (restore, degraded as `degraded` says) in
+    [-1, 1] of the source in --flag_name (training: from element `start` of the stream on)."""
+    from common import training
+    from gpen_tf import degradation
     try:
         return degradation.faces(
             getattr(FLAGS, flag_name), size=FLAGS.image_size, batch_size=batch_size, training=training_,
-            stage=stage, degradation=options, seed=training.data_seed(),
+            stage=stage, degradation=degraded, seed=training.data_seed(),
             on_bad_image=FLAGS.on_bad_image, cache=FLAGS.cache, repeat=training_, start=start)
     except (ValueError, FileNotFoundError) as err:
         raise app.UsageError(f"--{flag_name}={getattr(FLAGS, flag_name)}: {err}") from err
 
 
 def main(argv):
-    del argv
+    cli.check_arguments(argv, FLAGS)
+    check_run_flags("GPEN")
+    try:
+        degraded = options.degradation_from_flags()
+    except ValueError as err:
+        raise app.UsageError(str(err)) from err
+    from common import training  # TensorFlow, once the flags are known to be good
+    from common.callbacks import first_batch
+    from gpen_tf import networks, serving
+    from gpen_tf.model import GPEN
     runtime = training.setup(GPEN)
     try:
         networks.check_size(FLAGS.image_size)
     except ValueError as err:
         raise app.UsageError(f"--image_size={FLAGS.image_size}: {err}") from err
-    try:
-        options = degradation.from_flags()
-    except ValueError as err:
-        raise app.UsageError(str(err)) from err
     steps = training.steps_per_epoch()
     init_from = None if FLAGS.init_from == "none" else FLAGS.init_from
     for stage, stage_dir, previous in training.stages(STAGES, FLAGS.stage, init_from):
-        train_ds = _faces("data", stage, True, FLAGS.batch_size, options,
+        train_ds = _faces("data", stage, True, FLAGS.batch_size, degraded,
                           start=training.resume_start(stage_dir))
-        val_ds = _faces("val_data", stage, False, FLAGS.batch_size, options) if FLAGS.val_data else None
+        val_ds = _faces("val_data", stage, False, FLAGS.batch_size, degraded) if FLAGS.val_data else None
         sample_batch = first_batch(_faces("val_data" if FLAGS.val_data else "data", stage, False,
-                                          FLAGS.num_samples, options))
+                                          FLAGS.num_samples, degraded))
         with runtime.strategy.scope():
             model = GPEN(size=FLAGS.image_size, channel_multiplier=FLAGS.channel_multiplier,
                          narrow=FLAGS.narrow, stage=stage, ema_decay=FLAGS.ema_decay,
@@ -92,4 +99,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    flags.adopt_module_key_flags(common.flags)  # --help lists the shared training flags too
     cli.run(main)

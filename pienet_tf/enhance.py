@@ -19,9 +19,8 @@ SavedModel in --model, no images in --input or --preferred, --output holding the
 
 from absl import app, flags
 
-from common import cli, images, tool
+from common import cli, tool
 from common.tool import FLAGS  # defines --model, --input and --output, shared with the other tools
-from pienet_tf.serving import load, preferred_style, stored_style
 
 flags.DEFINE_string("preferred", None, "A folder of photos the user likes; their style is applied.")
 flags.DEFINE_string("style", None, "The name of a style stored in the model (a training user).")
@@ -40,6 +39,8 @@ def main(argv):
 def _enhance():
     """Enhance --input into --output with --style's vector or that of the photos in --preferred;
     returns how many files could not be read. An unknown style is a usage error naming the stored ones."""
+    from common import images  # TensorFlow, once the flags are known to be good
+    from pienet_tf.serving import load, preferred_style, stored_style
     model = load(FLAGS.model)
     if FLAGS.preferred:
         vector, failed = preferred_style(model, FLAGS.preferred)

@@ -23,18 +23,13 @@ enhanced with each N (its first set) | the user's own retouch.
 Exit codes: 0 all scored; 1 some photos could not be read (named, left out); 2 bad arguments.
 """
 
-import itertools
-import math
 import os
 import sys
 
 import numpy as np
-import tensorflow as tf
 from absl import app, flags
 
-from common import cli, images, metrics
-from pienet_tf import data, styles
-from pienet_tf.serving import load
+from common import cli
 
 flags.DEFINE_list("model", None, "Exported PieNet SavedModel folders (<model_dir>/saved_model); "
                   "several are scored one by one and averaged.")
@@ -52,102 +47,26 @@ flags.DEFINE_integer("picture_size", 192, "Side of each photo in the pictures (i
 FLAGS = flags.FLAGS
 
 
-def scores(outputs, targets):
-    """Mean PSNR and SSIM of uint8 images (lists of [H, W, 3]) against their targets."""
-    psnr, ssim = [], []
-    for output, target in zip(outputs, targets):
-        x, y = (tf.constant(im[None], tf.float32) / 255.0 for im in (output, target))
-        psnr.append(float(metrics.psnr(x, y)[0]))
-        ssim.append(float(metrics.ssim(x, y)[0]))
-    return float(np.mean(psnr)), float(np.mean(ssim))
-
-
-def evaluate_user(model, user, test_pairs, liked, counts, trials, rng, stored_names):
-    """({label: (PSNR, SSIM)}, {label: the first draw's outputs}) of one user: input, stored (if the
-    model stores the user), then each N."""
-    inputs = [x for x, _ in test_pairs]
-    targets = [y for _, y in test_pairs]
-    liked = np.asarray(liked)
-    serve = model.signatures["serving_default"]
-
-    def enhanced(vector):
-        return [serve(images=x[None], preference=vector)["images"][0] for x in inputs]
-
-    results, outputs = {"input": scores(inputs, targets)}, {}
-    if user in stored_names:
-        stored = model.signatures["styles"]()["vectors"][stored_names.index(user)][None]
-        results["stored"] = scores(enhanced(stored), targets)
-    for n in counts:
-        if n > len(liked):
-            print(f"note: {user} has {len(liked)} liked photos, fewer than N={n}; skipped",
-                  file=sys.stderr)
-            continue
-        draws = []
-        for picked in liked_sets(len(liked), n, trials, rng):
-            vector = model.signatures["preference"](images=liked[list(picked)])["preference"]
-            made = enhanced(vector)
-            outputs.setdefault(f"N={n}", made)
-            draws.append(scores(made, targets))
-        results[f"N={n}"] = tuple(np.mean(draws, axis=0))
-    return results, outputs
-
-
-def liked_sets(count, n, trials, rng):
-    """Index sets of n of `count` liked photos: all of them if there are at most `trials`, else `trials`
-    random ones. Taking every set removes the luck of the draw, which with one liked photo out of seven
-    moved a user's PSNR by a dB."""
-    if math.comb(count, n) <= trials:
-        return list(itertools.combinations(range(count), n))
-    return [rng.choice(count, size=n, replace=False) for _ in range(trials)]
-
-
-def table(title, columns, cells, metric):
-    """Lines of a table: a row per label (input, stored, N=...), a column per user and their mean;
-    `cells[column][label]` holds (PSNR, SSIM), of which `metric` 0 or 1 is shown."""
-    labels = list(dict.fromkeys(label for column in cells.values() for label in column))
-    width = max(9, *(len(c) + 2 for c in columns))
-    lines = [f"{title:<10}" + "".join(f"{c:>{width}}" for c in (*columns, "mean"))]
-    digits = 2 if metric == 0 else 4
-    for label in labels:
-        values = [cells[c][label][metric] if label in cells[c] else None for c in columns]
-        known = [v for v in values if v is not None]
-        line = "".join(f"{'-':>{width}}" if v is None else f"{v:>{width}.{digits}f}"
-                       for v in (*values, np.mean(known)))
-        lines.append(f"{label:<10}" + line)
-    return lines
-
-
-def picture(test_pairs, outputs, size):
-    """A row per test photo: input | each N's output | the target, as centred squares of `size`."""
-    rows = []
-    for i, (x, y) in enumerate(test_pairs):
-        row = [x, *(made[i] for made in outputs.values()), y]
-        rows.append([data.square(tf.constant(im), size).numpy() for im in row])
-    return images.tile_grid(rows)
-
-
-def _pairs(source, user):
-    """A user's readable (input, retouched) uint8 pairs of `source` as NumPy arrays."""
-    return [(x.numpy(), y.numpy()) for x, y in data.user_pairs(source, user)]
-
-
 def _score_model(path, users, counts, preferred_source, pictures):
     """{user: {label: (PSNR, SSIM)}} of one SavedModel, and how many test photos were unreadable."""
+    from common import images
+    from pienet_tf import data, scoring
+    from pienet_tf.serving import load
     model = load(path)
     size = int(model.signatures["styles"]()["embed_size"])
     stored_names = list(model.signatures["styles"]()["names"])
     rng = np.random.default_rng(FLAGS.seed)
     cells, unread = {}, 0
     for user in users:
-        test_pairs = _pairs(FLAGS.data, user)
+        test_pairs = scoring.user_pairs(FLAGS.data, user)
         unread += data.count(FLAGS.data, [user]) - len(test_pairs)
         liked = data.preferred(preferred_source, user, image_size=size)
-        cells[user], outputs = evaluate_user(model, user, test_pairs, liked, counts, FLAGS.trials,
+        cells[user], outputs = scoring.evaluate_user(model, user, test_pairs, liked, counts, FLAGS.trials,
                                              rng, stored_names)
         if pictures and test_pairs:
             os.makedirs(pictures, exist_ok=True)
             images.write_image(os.path.join(pictures, f"{user}.jpg"),
-                               picture(test_pairs, outputs, FLAGS.picture_size))
+                               scoring.picture(test_pairs, outputs, FLAGS.picture_size))
     return cells, unread
 
 
@@ -160,6 +79,7 @@ def main(argv):
         raise app.UsageError(f"--num_preferred={','.join(FLAGS.num_preferred)}: give whole numbers")
     if not counts or counts[0] < 1:
         raise app.UsageError("--num_preferred needs numbers of 1 or more")
+    from pienet_tf import data, scoring, styles  # TensorFlow, once the flags are known to be good
     try:
         is_demo = data.parse_source(FLAGS.data).is_demo
         preferred_source = FLAGS.preferred_data or ("demo:styles:train" if is_demo else FLAGS.data)
@@ -174,7 +94,7 @@ def main(argv):
             per_model.append(cells)
             print(f"model {path}")
             for metric, title in enumerate(("PSNR (dB)", "SSIM")):
-                print("\n".join(table(title, users, cells, metric)), flush=True)
+                print("\n".join(scoring.table(title, users, cells, metric)), flush=True)
     except (FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
@@ -183,20 +103,13 @@ def main(argv):
                        for label in per_model[0][user]} for user in users}
         print(f"mean of {len(per_model)} models")
         for metric, title in enumerate(("PSNR (dB)", "SSIM")):
-            print("\n".join(table(title, users, mean, metric)))
+            print("\n".join(scoring.table(title, users, mean, metric)))
         print("each model's mean over the users")
-        print("\n".join(table("PSNR (dB)", [f"model {i + 1}" for i in range(len(per_model))],
-                              {f"model {i + 1}": _user_mean(m) for i, m in enumerate(per_model)}, 0)))
+        print("\n".join(scoring.table("PSNR (dB)", [f"model {i + 1}" for i in range(len(per_model))],
+                              {f"model {i + 1}": scoring.user_mean(m) for i, m in enumerate(per_model)}, 0)))
     if unread:
         print(f"{unread} test photos could not be read and were left out (named above)", file=sys.stderr)
     sys.exit(1 if unread else 0)
-
-
-def _user_mean(cells):
-    """{label: (PSNR, SSIM)} averaged over the users that have the label."""
-    labels = dict.fromkeys(label for column in cells.values() for label in column)
-    return {label: tuple(np.mean([c[label] for c in cells.values() if label in c], axis=0))
-            for label in labels}
 
 
 if __name__ == "__main__":

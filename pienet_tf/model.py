@@ -22,9 +22,9 @@ import tensorflow as tf
 from common import data, distribute, losses, metrics
 from common.gan import GANModel, adam
 from pienet_tf import networks
+from pienet_tf.options import STAGES
 
 VALUE_RANGE = (0.0, 1.0)
-STAGES = ("embed", "enhance")
 METHODS = ("mean", "optimise")
 # The paper's multi-user setting: the five MIT-Adobe FiveK experts, named as their folders.
 FIVEK_EXPERTS = ("expert_a", "expert_b", "expert_c", "expert_d", "expert_e")

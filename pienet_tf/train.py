@@ -13,11 +13,10 @@ user) or demo:styles; configs/fivek_multi.cfg is the paper's multi-user run on t
 
 from absl import app, flags
 
-from common import cli, training
-from common.callbacks import first_batch
-from common.flags import FLAGS
-from pienet_tf import data, networks, serving
-from pienet_tf.model import STAGES, PieNet, retouched_embeddings
+import common.flags
+from common import cli
+from common.flags import FLAGS, check_run_flags
+from pienet_tf.options import STAGES
 
 flags.DEFINE_enum("stage", "all", STAGES + ("all",), "Which training stage to run (all: both in turn).")
 flags.DEFINE_list("users", None, "The training users (folder names, or demo styles); default: every "
@@ -44,6 +43,8 @@ FLAGS.set_default("epochs", 100)
 
 
 def _batches(flag_name, users, training_, batch_size, start=0):
+    from common import training
+    from pienet_tf import data
     try:
         return data.dataset(getattr(FLAGS, flag_name), users, batch_size=batch_size,
                             image_size=FLAGS.image_size, training=training_, repeat=training_,
@@ -54,6 +55,7 @@ def _batches(flag_name, users, training_, batch_size, start=0):
 
 
 def _users():
+    from pienet_tf import data
     try:
         return tuple(FLAGS.users or data.training_users(FLAGS.data))
     except (ValueError, FileNotFoundError) as err:
@@ -61,13 +63,19 @@ def _users():
 
 
 def _export(model, path, metadata):
+    from pienet_tf import serving
     names, vectors = model.style_vectors()
     serving.export_pienet(model.embedding, model.enhancer, names, vectors, path,
                           embed_size=FLAGS.image_size, metadata=metadata)
 
 
 def main(argv):
-    del argv
+    cli.check_arguments(argv, FLAGS)
+    check_run_flags("PieNet")
+    from common import training  # TensorFlow, once the flags are known to be good
+    from common.callbacks import first_batch
+    from pienet_tf import data, networks
+    from pienet_tf.model import PieNet, retouched_embeddings
     runtime = training.setup(PieNet)
     if FLAGS.image_size % networks.MULTIPLE:
         raise app.UsageError(f"--image_size={FLAGS.image_size} must divide by {networks.MULTIPLE}")
@@ -108,4 +116,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    flags.adopt_module_key_flags(common.flags)  # --help lists the shared training flags too
     cli.run(main)

@@ -23,8 +23,7 @@ from keras import ops
 from common import export
 from common.layers import Dropout
 from pix2pix_tf import serving
-
-INFERENCE_MODES = ("eval", "paper")
+from pix2pix_tf.options import INFERENCE_MODES
 
 
 class ImageStatistics(keras.layers.BatchNormalization):

@@ -5,7 +5,7 @@ import tensorflow as tf
 
 from common import data, losses, metrics
 from common.gan import GANModel, adam
-from pix2pix_tf import networks
+from pix2pix_tf import networks, options
 
 VALUE_RANGE = (-1.0, 1.0)
 
@@ -30,9 +30,9 @@ class Pix2Pix(GANModel):
                             input_channels=input_channels, output_channels=output_channels,
                             ngf=ngf, ndf=ndf, dropout=dropout, lambda_l1=lambda_l1,
                             lambda_gp=lambda_gp)
-        self.multiple = 2 ** networks.num_downs(generator)  # H and W must divide by this
+        self.multiple = 2 ** options.num_downs(generator)  # H and W must divide by this
         self.generator = networks.unet_generator(
-            networks.num_downs(generator), input_channels, output_channels, ngf, norm, dropout)
+            options.num_downs(generator), input_channels, output_channels, ngf, norm, dropout)
         self.discriminator = networks.patch_discriminator(
             input_channels + output_channels, ndf, n_layers, norm)
         self.built = True

@@ -8,15 +8,6 @@ import keras
 
 from common.layers import Dropout, conv, conv_transpose, leaky_relu, normalization
 
-GENERATORS = tuple(f"unet_{2 ** k}" for k in range(5, 11))
-
-
-def num_downs(generator):
-    """unet_256 -> 8 downsamplings: inputs must divide by 2 ** num_downs."""
-    if generator not in GENERATORS:
-        raise ValueError(f"generator must be one of {GENERATORS}, got {generator!r}")
-    return int(generator.split("_")[1]).bit_length() - 1
-
 
 def unet_generator(downs, input_channels=3, output_channels=3, ngf=64, norm="batch",
                    dropout=True, name="generator"):

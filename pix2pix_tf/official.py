@@ -12,7 +12,7 @@ import os
 
 from common import export
 from common.porting import Porting
-from pix2pix_tf import checkpoints, inference, networks
+from pix2pix_tf import checkpoints, inference, options
 from pix2pix_tf.checkpoints import OUTER
 from pix2pix_tf.model import VALUE_RANGE, Pix2Pix
 
@@ -45,7 +45,7 @@ def build(config, state, d_state=None, *, sources=("the generator", "the discrim
     keys that do not fit."""
     model = Pix2Pix(**config)
     port = Porting(state, sources[0])
-    port_generator(port, model.generator, networks.num_downs(config["generator"]))
+    port_generator(port, model.generator, options.num_downs(config["generator"]))
     port.finish()
     if d_state is not None:
         port = Porting(d_state, sources[1])

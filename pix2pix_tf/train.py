@@ -5,16 +5,16 @@ The paper's facades run is configs/facades.cfg. Flags given after --flagfile ove
 
 from absl import app, flags
 
-from common import cli, export_flag, losses, training
-from common.callbacks import first_batch
-from common.flags import FLAGS
-from pix2pix_tf import inference, networks
-from pix2pix_tf.model import VALUE_RANGE, Pix2Pix
+import common.flags
+from common import cli, export_flag
+from common.flags import FLAGS, check_run_flags
+from common.options import GAN_MODES
+from pix2pix_tf import options
 
-flags.DEFINE_enum("generator", "unet_256", networks.GENERATORS, "U-Net depth: unet_N for N x N crops.")
+flags.DEFINE_enum("generator", "unet_256", options.GENERATORS, "U-Net depth: unet_N for N x N crops.")
 flags.DEFINE_integer("n_layers", 3, "PatchGAN depth: 3 gives 70x70 patches.", lower_bound=1)
 flags.DEFINE_enum("norm", "batch", ["batch", "instance"], "Normalization in both networks.")
-flags.DEFINE_enum("gan_mode", "vanilla", losses.GAN_MODES, "Adversarial loss.")
+flags.DEFINE_enum("gan_mode", "vanilla", GAN_MODES, "Adversarial loss.")
 flags.DEFINE_integer("ngf", 64, "Generator width.", lower_bound=1)
 flags.DEFINE_integer("ndf", 64, "Discriminator width.", lower_bound=1)
 flags.DEFINE_boolean("dropout", True, "Dropout 0.5 in the generator's middle decoder blocks.")
@@ -22,7 +22,7 @@ flags.DEFINE_float("lambda_l1", 100.0, "Weight of the L1 term.", lower_bound=0.0
 flags.DEFINE_enum("direction", "AtoB", ["AtoB", "BtoA"], "Translate A to B or B to A.")
 flags.DEFINE_integer("input_channels", 3, "Channels of A (1: grayscale).", lower_bound=1)
 flags.DEFINE_integer("output_channels", 3, "Channels of B (1: grayscale).", lower_bound=1)
-flags.DEFINE_enum("inference", "eval", inference.INFERENCE_MODES, "What the SavedModel runs: eval "
+flags.DEFINE_enum("inference", "eval", options.INFERENCE_MODES, "What the SavedModel runs: eval "
                   "(stored batch-norm statistics, no dropout) or paper (the official test.py without "
                   "--eval: each image resized to --image_size, its own statistics, dropout on).")
 flags.DEFINE_string("init_weights", None, "Start from these weights instead of random ones: the "
@@ -35,6 +35,7 @@ def _pairs(flag_name, training_, batch_size, start=0):
     element `start` of the stream on)."""
     swap = FLAGS.direction == "BtoA"
     channels = (FLAGS.input_channels, FLAGS.output_channels)
+    from common import training
     ds = training.dataset(
         flag_name, batch_size=batch_size,
         image_size=FLAGS.image_size, training=training_, repeat=training_, cache=FLAGS.cache,
@@ -44,14 +45,19 @@ def _pairs(flag_name, training_, batch_size, start=0):
 
 
 def main(argv):
-    del argv
-    runtime = training.setup(Pix2Pix)
-    training.require_pairs("pix2pix", "data", "val_data")
-    inference.check_formats(FLAGS.inference, export_flag.chosen())
-    multiple = 2 ** networks.num_downs(FLAGS.generator)
+    cli.check_arguments(argv, FLAGS)
+    check_run_flags("Pix2Pix")
+    multiple = 2 ** options.num_downs(FLAGS.generator)
     if FLAGS.image_size % multiple:
         raise app.UsageError(f"--image_size={FLAGS.image_size} must divide by {multiple} for "
                              f"--generator={FLAGS.generator}")
+    from common import training  # TensorFlow, once the flags are known to be good
+    from common.callbacks import first_batch
+    from pix2pix_tf import inference
+    from pix2pix_tf.model import VALUE_RANGE, Pix2Pix
+    runtime = training.setup(Pix2Pix)
+    training.require_pairs("pix2pix", "data", "val_data")
+    inference.check_formats(FLAGS.inference, export_flag.chosen())
     steps = training.steps_per_epoch()
     train_ds = _pairs("data", True, FLAGS.batch_size,
                       start=training.resume_start(FLAGS.model_dir))
@@ -77,4 +83,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    flags.adopt_module_key_flags(common.flags)  # --help lists the shared training flags too
     cli.run(main)

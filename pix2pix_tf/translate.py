@@ -20,7 +20,7 @@ from absl import flags
 # loads; a value the user set wins.
 os.environ.setdefault("TF_ONEDNN_USE_SYSTEM_ALLOCATOR", "true")
 
-from common import cli, tool  # noqa: E402  (loads TensorFlow)
+from common import cli, tool  # noqa: E402
 
 flags.DEFINE_integer("seed", None, "For a paper-mode export: draw its dropout masks from this seed, so "
                      "that every run gives the same images (default: fresh masks every run).")

@@ -9,7 +9,7 @@ import time
 import h5py
 import numpy as np
 
-from common import callbacks
+from common import run_folder
 
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
 
@@ -33,7 +33,7 @@ def run_without_tensorflow(module, *args):
 
 def state(model_dir):
     """The training state in a run's checkpoint (epoch, model, config, random_state, ...)."""
-    return callbacks.read_state(model_dir / "checkpoints")
+    return run_folder.read_state(model_dir / "checkpoints")
 
 
 def g_steps(model_dir):
@@ -132,7 +132,7 @@ def stop_after_first_checkpoint(sig, model_dir, module, *args):
     written; the finished process."""
     child = subprocess.Popen([sys.executable, "-m", module, *args, f"--model_dir={model_dir}"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
-    checkpoint = model_dir / "checkpoints" / callbacks.WEIGHTS
+    checkpoint = model_dir / "checkpoints" / run_folder.WEIGHTS
     deadline = time.monotonic() + 240
     while not checkpoint.exists() and child.poll() is None and time.monotonic() < deadline:
         time.sleep(0.2)

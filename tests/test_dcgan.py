@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from common import data, export
-from dcgan_tf import DCGAN, networks
+from dcgan_tf import DCGAN, options
 from dcgan_tf.model import export_sampler, latents
 from dcgan_tf.sample import walk
 
@@ -61,7 +61,7 @@ def test_other_sizes_add_or_remove_blocks(size, channels, g_count, d_count):
 
 def test_image_size_must_be_a_power_of_two():
     with pytest.raises(ValueError, match="power of two"):
-        networks.num_blocks(48)
+        options.num_blocks(48)
 
 
 def _reals(n=16, size=8, seed=0, channels=3):

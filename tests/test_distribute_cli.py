@@ -23,7 +23,7 @@ import pytest
 import tensorflow as tf
 
 import clitools
-from common import callbacks, images
+from common import images, run_folder
 
 FLAGS = ["--data=demo:gray2color:train", "--val_data=demo:gray2color:test", "--generator=unet_64",
          "--image_size=64", "--load_size=72", "--ngf=4", "--ndf=4", "--batch_size=4",
@@ -95,7 +95,7 @@ def start_killed_and_restarted_workers(model_dir, scratch, *args):
     run to the end; returns (the epoch they were killed at, the killed chief's pid, the restarted
     Popen objects). The killed processes get their own TMPDIRs: a kill leaves TF's temporary files."""
     procs = start_workers(model_dir, scratch / "killed", *args)
-    checkpoint = model_dir / "checkpoints" / callbacks.WEIGHTS  # renamed into place when complete
+    checkpoint = model_dir / "checkpoints" / run_folder.WEIGHTS  # renamed into place when complete
     deadline = time.time() + 240
     while not checkpoint.exists() and time.time() < deadline and procs[0].poll() is None:
         time.sleep(0.1)
@@ -104,7 +104,7 @@ def start_killed_and_restarted_workers(model_dir, scratch, *args):
     procs[0].send_signal(signal.SIGKILL)
     for p in procs:
         p.communicate()
-    killed_at = callbacks.read_state(model_dir / "checkpoints")["epoch"]
+    killed_at = run_folder.read_state(model_dir / "checkpoints")["epoch"]
     return killed_at, [procs[0].pid], start_workers(model_dir, scratch, *args)
 
 
@@ -151,7 +151,7 @@ def test_killed_workers_resume_together(runs):
     assert killed_at < 3
     for out in outputs:
         assert f"at epoch {killed_at}" in out and "Epoch 3/3" in out
-    assert callbacks.read_state(root / "multi_worker" / "checkpoints")["epoch"] == 3
+    assert run_folder.read_state(root / "multi_worker" / "checkpoints")["epoch"] == 3
 
 
 def test_only_the_chief_writes_and_the_other_worker_leaves_nothing(runs):

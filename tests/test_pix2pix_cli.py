@@ -10,7 +10,7 @@ import pytest
 
 from clitools import (assert_same_arrays, checkpoint_arrays, g_steps, run, run_to_fault, state,
                       stop_after_first_checkpoint)
-from common import callbacks, export, images
+from common import export, images, run_folder
 
 TINY = ["--data=demo:gray2color:train", "--val_data=demo:gray2color:test", "--generator=unet_32",
         "--image_size=32", "--load_size=40", "--ngf=4", "--ndf=4", "--batch_size=2",
@@ -82,7 +82,7 @@ def test_a_stopped_run_says_where_it_stopped_in_one_line(tmp_path, sig, code):
 
 def test_checkpoint_of_another_model_is_refused(tmp_path):
     (tmp_path / "checkpoints").mkdir()
-    with h5py.File(tmp_path / "checkpoints" / callbacks.WEIGHTS, "w") as f:
+    with h5py.File(tmp_path / "checkpoints" / run_folder.WEIGHTS, "w") as f:
         f.attrs["gan_zoo_state"] = json.dumps({"model": "DCGAN", "config": {}, "epoch": 3,
                                                "data_position": 18})
     result = run("pix2pix_tf.train", *TINY, "--epochs=1", f"--model_dir={tmp_path}", check=False)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from pix2pix_tf import networks
+from pix2pix_tf import networks, options
 
 
 def trainable(model):
@@ -67,6 +67,6 @@ def test_initialisation_is_normal_002():
 
 
 def test_generator_names():
-    assert networks.num_downs("unet_256") == 8 and networks.num_downs("unet_32") == 5
+    assert options.num_downs("unet_256") == 8 and options.num_downs("unet_32") == 5
     with pytest.raises(ValueError, match="unet_300"):
-        networks.num_downs("unet_300")
+        options.num_downs("unet_300")

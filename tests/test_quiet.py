@@ -4,6 +4,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from common import quiet
 
 CAPTURED = [
@@ -40,3 +42,28 @@ def test_importing_tensorflow_after_this_package_is_quiet():
     loud = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
                           env=dict(env, TF_CPP_MIN_LOG_LEVEL="0"))
     assert any(quiet._LOG_LINE.match(line) for line in loud.stderr.splitlines()), loud.stderr
+
+
+TOOLS = ("common.deploy", "dcgan_tf.sample", "dcgan_tf.train", "dpe_tf.convert", "dpe_tf.enhance",
+         "dpe_tf.evaluate", "dpe_tf.train", "gpen_tf.convert", "gpen_tf.degrade", "gpen_tf.restore",
+         "gpen_tf.train", "pienet_tf.enhance", "pienet_tf.evaluate", "pienet_tf.train",
+         "pix2pix_tf.convert", "pix2pix_tf.train", "pix2pix_tf.translate")
+# `python -m TOOL FLAG` as runpy runs it, then whether TensorFlow was imported.
+_HELP = """
+import runpy, sys
+tool, flag = sys.argv[1:]
+sys.argv = [tool, flag]
+try:
+    runpy.run_module(tool, run_name="__main__", alter_sys=True)
+except SystemExit as stop:
+    print("exit", stop.code, "tensorflow" in sys.modules, file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize("flag", ["--help", "--helpfull"])
+def test_help_answers_without_tensorflow(flag):
+    for tool in TOOLS:
+        done = subprocess.run([sys.executable, "-c", _HELP, tool, flag], capture_output=True, text=True)
+        assert done.stderr.splitlines() == ["exit 0 False"], (tool, done.stderr)
+        assert "--input" in done.stdout or "--data" in done.stdout or "--checkpoint" in done.stdout \
+            or "--model" in done.stdout, (tool, done.stdout[:300])

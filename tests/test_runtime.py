@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from common import callbacks, runtime
+from common import callbacks, run_folder, runtime
 from dcgan_tf import DCGAN
 from dpe_tf import DPE
 from gpen_tf import GPEN
@@ -71,7 +71,7 @@ def test_checkpoint_keeps_the_last_good_epoch_when_losses_go_nan(tmp_path):
     ckpt.on_epoch_end(1, {"g_l1": float("nan")})
     assert model.stop_training
     assert (tmp_path / "latest.weights.h5").read_bytes() == saved
-    assert callbacks.read_state(str(tmp_path))["epoch"] == 1
+    assert run_folder.read_state(str(tmp_path))["epoch"] == 1
 
 
 def test_checkpoint_of_a_different_architecture_names_the_settings(tmp_path):
@@ -94,7 +94,7 @@ def test_the_data_seed_is_the_checkpoints_else_seed_else_drawn(tmp_path):
     assert callbacks.data_seed_of(str(tmp_path), 5, strategy) == 5
     # A stage's checkpoint (PieNet, GPEN) holds the seed that the whole run goes on with.
     (tmp_path / "prior" / "checkpoints").mkdir(parents=True)
-    with h5py.File(tmp_path / "prior" / "checkpoints" / callbacks.WEIGHTS, "w") as f:
+    with h5py.File(tmp_path / "prior" / "checkpoints" / run_folder.WEIGHTS, "w") as f:
         f.attrs["gan_zoo_state"] = json.dumps({"epoch": 1, "data_seed": 123})
     assert callbacks.data_seed_of(str(tmp_path), None, strategy) == 123
     assert callbacks.data_seed_of(str(tmp_path), 5, strategy) == 123

@@ -16,7 +16,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # This package first: importing it sets TensorFlow's CPU options, read when TensorFlow loads.
-from common import callbacks, data, images  # noqa: E402
+from common import data, images, run_folder  # noqa: E402
 from pix2pix_tf import Pix2Pix, inference  # noqa: E402
 from pix2pix_tf.model import VALUE_RANGE  # noqa: E402
 
@@ -36,7 +36,7 @@ FLAGS = flags.FLAGS
 def main(argv):
     del argv
     checkpoints = os.path.join(FLAGS.model_dir, "checkpoints")
-    model = Pix2Pix.from_config(callbacks.read_state(checkpoints)["config"])
+    model = Pix2Pix.from_config(run_folder.read_state(checkpoints)["config"])
     model.load_weights(os.path.join(checkpoints, "latest.weights.h5"))
     eval_mode = inference.generator_for(model.generator, "eval")
     paper_mode = inference.generator_for(model.generator, "paper")

@@ -198,9 +198,9 @@ def main(argv):
         our_worker(FLAGS.worker)
         return
     import flops
-    from common import runtime
+    from common import options
     for flag, given, known in (("cases", FLAGS.cases, CASES), ("precisions", FLAGS.precisions,
-                                                                runtime.PRECISIONS)):
+                                                                options.PRECISIONS)):
         unknown = sorted(set(given) - set(known))
         if unknown:
             sys.exit(f"--{flag}: unknown {', '.join(unknown)}; choose from {', '.join(known)}")

@@ -1,0 +1,113 @@
+"""Scoring photos against their targets as the DPE paper does: PSNR, SSIM and CIELab deltaE per
+image (common.metrics on uint8 RGB), a table row per image as it goes and the mean; dpe_tf.evaluate
+is its command line."""
+
+import collections
+import os
+import sys
+
+import numpy as np
+import tensorflow as tf
+
+from common import images, metrics
+
+METRICS = ("psnr", "ssim", "delta_e")
+_HEADERS = ("PSNR (dB)", "SSIM", "deltaE")
+SSIM_WINDOW = 11
+
+Pair = collections.namedtuple("Pair", "name input target")
+
+
+def _stem(path):
+    return os.path.splitext(os.path.basename(path))[0]
+
+
+def match_files(inputs, targets):
+    """Pairs of input and target files by name stem.
+
+    Returns (pairs, failures, unused): pairs as Pair(name, input, target) in input order; failures as
+    (file name, reason) for inputs without a unique target or with an ambiguous stem; unused target
+    file names. Two single files are paired whatever their names. Raises FileNotFoundError/ValueError
+    (from `images.list_images`) for a missing path or a folder without images.
+    """
+    input_files = images.list_images(inputs)
+    target_files = images.list_images(targets)
+    if not os.path.isdir(inputs) and not os.path.isdir(targets):
+        return [Pair(os.path.basename(inputs), inputs, targets)], [], []
+
+    by_stem = collections.defaultdict(list)
+    for path in target_files:
+        by_stem[_stem(path)].append(path)
+    input_stems = collections.Counter(_stem(path) for path in input_files)
+    pairs, failures = [], []
+    for path in input_files:
+        name, stem = os.path.basename(path), _stem(path)
+        found = by_stem.get(stem, [])
+        if input_stems[stem] > 1:
+            failures.append((name, f"several inputs are named {stem}.*; cannot tell which matches a target"))
+        elif not found:
+            failures.append((name, f"no target named {stem}.* in {targets}"))
+        elif len(found) > 1:
+            failures.append((name, "several targets match: " + ", ".join(os.path.basename(f) for f in found)))
+        else:
+            pairs.append(Pair(name, path, found[0]))
+    unused = [os.path.basename(f) for f in target_files if _stem(f) not in input_stems]
+    return pairs, failures, unused
+
+
+def score(output, target):
+    """PSNR, SSIM and deltaE of one uint8 [H, W, 3] image against its target, as a dict of floats."""
+    x = tf.constant(output[None], tf.float32) / 255.0
+    y = tf.constant(target[None], tf.float32) / 255.0
+    return {name: float(getattr(metrics, name)(x, y)[0]) for name in METRICS}
+
+
+def _size(image):
+    return f"{image.shape[1]}x{image.shape[0]}"
+
+
+def score_pair(pair, enhance=None):
+    """Scores of one Pair; raises ValueError (naming the file and the reason) if it cannot be scored."""
+    try:
+        source = images.read_image(pair.input)
+        target = images.read_image(pair.target)
+    except images.ImageReadError as err:
+        raise ValueError(str(err)) from None
+    if source.shape != target.shape:
+        raise ValueError(f"{pair.input} is {_size(source)} but its target {pair.target} is {_size(target)}")
+    if min(source.shape[:2]) < SSIM_WINDOW:
+        raise ValueError(f"{pair.input} is {_size(source)}, smaller than SSIM's "
+                         f"{SSIM_WINDOW}x{SSIM_WINDOW} window")
+    output = source if enhance is None else enhance(source)
+    if output.shape != target.shape:  # a SavedModel that does not keep the size (not a DPE export)
+        raise ValueError(f"the model turned {pair.input} ({_size(source)}) into {_size(output)}")
+    return score(output, target)
+
+
+def evaluate(pairs, enhance=None, out=sys.stdout, err=sys.stderr):
+    """Scores every pair, printing a table row per image as it goes and the mean at the end.
+
+    `enhance` maps a uint8 [H, W, 3] image to its enhanced version (None: score the inputs).
+    Returns (results {name: scores}, failures [(name, reason)]).
+    """
+    width = max([len(p.name) for p in pairs] + [len("mean (99999 images)")])
+    line = f"{{:<{width}}}  {{:>10}}  {{:>8}}  {{:>8}}"
+    print(line.format("image", *_HEADERS), file=out, flush=True)
+    results, failures = {}, []
+    for pair in pairs:
+        try:
+            results[pair.name] = scores = score_pair(pair, enhance)
+        except (ValueError, tf.errors.OpError) as error:
+            reason = error.message if isinstance(error, tf.errors.OpError) else str(error)
+            failures.append((pair.name, reason))
+            print(f"failed: {pair.name}: {reason}", file=err, flush=True)
+            continue
+        print(line.format(pair.name, *_formatted(scores)), file=out, flush=True)
+    if results:
+        mean = {m: float(np.mean([r[m] for r in results.values()])) for m in METRICS}
+        print(line.format(f"mean ({len(results)} images)", *_formatted(mean)), file=out, flush=True)
+    return results, failures
+
+
+def _formatted(scores):
+    return f"{scores['psnr']:.4f}", f"{scores['ssim']:.4f}", f"{scores['delta_e']:.4f}"

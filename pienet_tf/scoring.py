@@ -1,0 +1,99 @@
+"""Scoring a PieNet on held-out users, the paper's protocol: PSNR and SSIM against the number N of
+liked photos its preference vector is made from, the tables and the pictures of it;
+pienet_tf.evaluate is its command line."""
+
+import itertools
+import math
+import sys
+
+import numpy as np
+import tensorflow as tf
+
+from common import images, metrics
+from pienet_tf import data
+
+
+def scores(outputs, targets):
+    """Mean PSNR and SSIM of uint8 images (lists of [H, W, 3]) against their targets."""
+    psnr, ssim = [], []
+    for output, target in zip(outputs, targets):
+        x, y = (tf.constant(im[None], tf.float32) / 255.0 for im in (output, target))
+        psnr.append(float(metrics.psnr(x, y)[0]))
+        ssim.append(float(metrics.ssim(x, y)[0]))
+    return float(np.mean(psnr)), float(np.mean(ssim))
+
+
+def evaluate_user(model, user, test_pairs, liked, counts, trials, rng, stored_names):
+    """({label: (PSNR, SSIM)}, {label: the first draw's outputs}) of one user: input, stored (if the
+    model stores the user), then each N."""
+    inputs = [x for x, _ in test_pairs]
+    targets = [y for _, y in test_pairs]
+    liked = np.asarray(liked)
+    serve = model.signatures["serving_default"]
+
+    def enhanced(vector):
+        return [serve(images=x[None], preference=vector)["images"][0] for x in inputs]
+
+    results, outputs = {"input": scores(inputs, targets)}, {}
+    if user in stored_names:
+        stored = model.signatures["styles"]()["vectors"][stored_names.index(user)][None]
+        results["stored"] = scores(enhanced(stored), targets)
+    for n in counts:
+        if n > len(liked):
+            print(f"note: {user} has {len(liked)} liked photos, fewer than N={n}; skipped",
+                  file=sys.stderr)
+            continue
+        draws = []
+        for picked in liked_sets(len(liked), n, trials, rng):
+            vector = model.signatures["preference"](images=liked[list(picked)])["preference"]
+            made = enhanced(vector)
+            outputs.setdefault(f"N={n}", made)
+            draws.append(scores(made, targets))
+        results[f"N={n}"] = tuple(np.mean(draws, axis=0))
+    return results, outputs
+
+
+def liked_sets(count, n, trials, rng):
+    """Index sets of n of `count` liked photos: all of them if there are at most `trials`, else `trials`
+    random ones. Taking every set removes the luck of the draw, which with one liked photo out of seven
+    moved a user's PSNR by a dB."""
+    if math.comb(count, n) <= trials:
+        return list(itertools.combinations(range(count), n))
+    return [rng.choice(count, size=n, replace=False) for _ in range(trials)]
+
+
+def table(title, columns, cells, metric):
+    """Lines of a table: a row per label (input, stored, N=...), a column per user and their mean;
+    `cells[column][label]` holds (PSNR, SSIM), of which `metric` 0 or 1 is shown."""
+    labels = list(dict.fromkeys(label for column in cells.values() for label in column))
+    width = max(9, *(len(c) + 2 for c in columns))
+    lines = [f"{title:<10}" + "".join(f"{c:>{width}}" for c in (*columns, "mean"))]
+    digits = 2 if metric == 0 else 4
+    for label in labels:
+        values = [cells[c][label][metric] if label in cells[c] else None for c in columns]
+        known = [v for v in values if v is not None]
+        line = "".join(f"{'-':>{width}}" if v is None else f"{v:>{width}.{digits}f}"
+                       for v in (*values, np.mean(known)))
+        lines.append(f"{label:<10}" + line)
+    return lines
+
+
+def picture(test_pairs, outputs, size):
+    """A row per test photo: input | each N's output | the target, as centred squares of `size`."""
+    rows = []
+    for i, (x, y) in enumerate(test_pairs):
+        row = [x, *(made[i] for made in outputs.values()), y]
+        rows.append([data.square(tf.constant(im), size).numpy() for im in row])
+    return images.tile_grid(rows)
+
+
+def user_pairs(source, user):
+    """A user's readable (input, retouched) uint8 pairs of `source` as NumPy arrays."""
+    return [(x.numpy(), y.numpy()) for x, y in data.user_pairs(source, user)]
+
+
+def user_mean(cells):
+    """{label: (PSNR, SSIM)} averaged over the users that have the label."""
+    labels = dict.fromkeys(label for column in cells.values() for label in column)
+    return {label: tuple(np.mean([c[label] for c in cells.values() if label in c], axis=0))
+            for label in labels}
