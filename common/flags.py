@@ -7,7 +7,7 @@ Nothing here loads TensorFlow, so --help is instant and `check_run_flags` refuse
 
 from absl import app, flags
 
-from common import cli, run_folder
+from common import cli, export_flag, run_folder
 from common.options import ON_BAD_IMAGE, PRECISIONS, STRATEGIES, XLA_MODES
 
 flags.DEFINE_string("data", None, "Training data source (see common/data.py): DIR, ab:DIR, "
@@ -51,6 +51,9 @@ flags.DEFINE_boolean("cache", True, "Keep the decoded, resized images in memory 
 flags.DEFINE_integer("num_samples", 4, "Examples in the sample grid.", lower_bound=1)
 flags.DEFINE_integer("sample_every", 1, "Write a sample grid every this many epochs.", lower_bound=1)
 flags.DEFINE_boolean("export", True, "Write <model_dir>/saved_model at the end of training.")
+
+# --export_formats, which the convert tools share; listed in every train's --help with the flags above.
+flags.adopt_module_key_flags(export_flag)
 
 FLAGS = flags.FLAGS
 
