@@ -58,11 +58,13 @@ flags.adopt_module_key_flags(export_flag)
 FLAGS = flags.FLAGS
 
 
-def check_run_flags(model):
-    """The checks of the shared flags that need no TensorFlow, for a run of `model` (a class name):
-    a usage error for a missing --model_dir or --data, a --model_dir that cannot be written or that
-    holds another model's checkpoints, and a --decay_epochs that leaves no epoch at the full rate.
-    Every train.py calls it first; `common.training.setup` does the rest."""
+def check_run_flags(argv, model):
+    """The checks of a train.py's command line `argv` that need no TensorFlow, for a run of `model`
+    (a class name): a usage error for words left after the flags, a missing --model_dir or --data, a
+    --model_dir that cannot be written or that holds another model's checkpoints, and a
+    --decay_epochs that leaves no epoch at the full rate. Every train.py's main calls it first;
+    `common.training.setup` does the rest."""
+    cli.check_arguments(argv, FLAGS)
     if not FLAGS.model_dir:
         raise app.UsageError("--model_dir is required: where checkpoints, samples and the model go")
     if not FLAGS.data:

@@ -40,8 +40,7 @@ def _images(flag_name, start=0):
 
 
 def main(argv):
-    cli.check_arguments(argv, FLAGS)
-    check_run_flags("DCGAN")
+    check_run_flags(argv, "DCGAN")
     try:
         options.num_blocks(FLAGS.image_size)
     except ValueError as err:

@@ -43,8 +43,7 @@ def _input_psnr(val_ds):
 
 
 def main(argv):
-    cli.check_arguments(argv, FLAGS)
-    check_run_flags("DPE")
+    check_run_flags(argv, "DPE")
     if (FLAGS.mode == "2way") != FLAGS.data.startswith("unpaired:"):
         want = "unpaired:DIR_X,DIR_Y" if FLAGS.mode == "2way" else "paired pairs (paired:, demo:enhance)"
         raise app.UsageError(f"--mode={FLAGS.mode} trains on {want}, got --data={FLAGS.data}")

@@ -55,8 +55,7 @@ def _faces(flag_name, stage, training_, batch_size, degraded, start=0):
 
 
 def main(argv):
-    cli.check_arguments(argv, FLAGS)
-    check_run_flags("GPEN")
+    check_run_flags(argv, "GPEN")
     try:
         degraded = options.degradation_from_flags()
     except ValueError as err:

@@ -70,8 +70,7 @@ def _export(model, path, metadata):
 
 
 def main(argv):
-    cli.check_arguments(argv, FLAGS)
-    check_run_flags("PieNet")
+    check_run_flags(argv, "PieNet")
     from common import training  # TensorFlow, once the flags are known to be good
     from common.callbacks import first_batch
     from pienet_tf import data, networks

@@ -45,8 +45,7 @@ def _pairs(flag_name, training_, batch_size, start=0):
 
 
 def main(argv):
-    cli.check_arguments(argv, FLAGS)
-    check_run_flags("Pix2Pix")
+    check_run_flags(argv, "Pix2Pix")
     multiple = 2 ** options.num_downs(FLAGS.generator)
     if FLAGS.image_size % multiple:
         raise app.UsageError(f"--image_size={FLAGS.image_size} must divide by {multiple} for "

@@ -1,6 +1,7 @@
 """TensorFlow's start-up lines held to TF_CPP_MIN_LOG_LEVEL (common/quiet.py)."""
 
 import os
+import pathlib
 import subprocess
 import sys
 
@@ -44,10 +45,12 @@ def test_importing_tensorflow_after_this_package_is_quiet():
     assert any(quiet._LOG_LINE.match(line) for line in loud.stderr.splitlines()), loud.stderr
 
 
-TOOLS = ("common.deploy", "dcgan_tf.sample", "dcgan_tf.train", "dpe_tf.convert", "dpe_tf.enhance",
-         "dpe_tf.evaluate", "dpe_tf.train", "gpen_tf.convert", "gpen_tf.degrade", "gpen_tf.restore",
-         "gpen_tf.train", "pienet_tf.enhance", "pienet_tf.evaluate", "pienet_tf.train",
-         "pix2pix_tf.convert", "pix2pix_tf.train", "pix2pix_tf.translate")
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+PACKAGES = ("common", "dcgan_tf", "dpe_tf", "gpen_tf", "pienet_tf", "pix2pix_tf")
+# Every module that runs as `python -m`, so that a new tool is covered without being listed here.
+TOOLS = sorted(f"{path.parent.name}.{path.stem}" for package in PACKAGES
+               for path in (ROOT / package).glob("*.py")
+               if 'if __name__ == "__main__":' in path.read_text())
 # `python -m TOOL FLAG` as runpy runs it, then whether TensorFlow was imported.
 _HELP = """
 import runpy, sys
@@ -62,6 +65,7 @@ except SystemExit as stop:
 
 @pytest.mark.parametrize("flag", ["--help", "--helpfull"])
 def test_help_answers_without_tensorflow(flag):
+    assert len(TOOLS) == 17, TOOLS
     for tool in TOOLS:
         done = subprocess.run([sys.executable, "-c", _HELP, tool, flag], capture_output=True, text=True)
         assert done.stderr.splitlines() == ["exit 0 False"], (tool, done.stderr)
