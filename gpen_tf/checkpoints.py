@@ -51,6 +51,36 @@ def discriminator_size(state, source):
     return 2 ** (blocks + 2)
 
 
+def rrdbnet_config(state, source):
+    """The RRDBNet arguments (scale, num_feat, num_block, num_grow_ch) of a RealESRNet state dict
+    (realesrnet_x1/x2/x4.pth's params_ema), read from shapes: conv_first takes 48, 12 or 3 channels
+    at x1, x2, x4 (the pixel-unshuffle's 16, 4 or 1 times RGB)."""
+    for k in ("conv_first.weight", "body.0.rdb1.conv1.weight", "conv_last.weight"):
+        if k not in state or state[k].ndim != 4:
+            raise pth.CheckpointError(f"{source} is not a RealESRNet RRDBNet: its '{k}' is missing or not "
+                                      "a convolution")
+    scales = {48: 1, 12: 2, 3: 4}
+    channels = state["conv_first.weight"].shape[1]
+    if channels not in scales:
+        raise pth.CheckpointError(f"{source}: an RRDBNet whose first conv takes {channels} channels, "
+                                  "not 48, 12 or 3 (x1, x2, x4 of RGB)")
+    blocks = len({k.split(".")[1] for k in state if k.startswith("body.")})
+    return dict(scale=scales[channels], num_feat=int(state["conv_first.weight"].shape[0]),
+                num_block=blocks, num_grow_ch=int(state["body.0.rdb1.conv1.weight"].shape[0]))
+
+
+def read_any(checkpoint, discriminator=None, *, key=None, discriminator_key=DISCRIMINATOR_KEY):
+    """(network, its arguments, state dict, discriminator state dict or None) of a released file,
+    the network told from its keys: "GPEN" (a FullGenerator, as `read`) or "RealESRNet" (an RRDBNet,
+    which has no discriminator)."""
+    state = pth.load_state_dict(checkpoint, key)
+    if "conv_first.weight" in state:
+        if discriminator:
+            raise pth.CheckpointError(f"{checkpoint} is a RealESRNet RRDBNet, which has no discriminator")
+        return "RealESRNet", rrdbnet_config(state, checkpoint), state, None
+    return ("GPEN", *read(checkpoint, discriminator, key=key, discriminator_key=discriminator_key))
+
+
 def read(checkpoint, discriminator=None, *, key=None, discriminator_key=DISCRIMINATOR_KEY):
     """(GPEN arguments, generator state dict, discriminator state dict or None) of the official .pth
     files: the generator under `key` (default: the first of pth.WRAPPER_KEYS, g_ema for a training

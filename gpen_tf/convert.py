@@ -2,7 +2,7 @@
 
     python -m gpen_tf.convert --checkpoint=GPEN-BFR-512.pth [--discriminator=GPEN-BFR-512-D.pth] --output=DIR
 
-Every released FullGenerator converts: GPEN-BFR-256, -512, -1024 and -2048, GPEN-Colorization-1024,
+The network is told from the file's keys. Every released FullGenerator converts: GPEN-BFR-256, -512, -1024 and -2048, GPEN-Colorization-1024,
 GPEN-Inpainting-1024 and GPEN-Seg2face-512 (give that one --value_range=0,1: it was trained without
 normalisation). Size, channel multiplier, narrow, style width and mapping depth are read from the
 tensors' shapes. A training checkpoint ({"g", "d", "g_ema", "g_optim", "d_optim"}) gives its EMA
@@ -16,10 +16,13 @@ before TensorFlow loads. DIR receives
 Without --discriminator the discriminator keeps a random initialisation. A checkpoint that does not
 fit is named with the keys that do not.
 
+RealESRNet's realesrnet_x1/x2/x4.pth (the background super-resolution of GPEN's whole-photo pipeline)
+convert too, into DIR/saved_model alone, with a `raw` signature (gpen_tf/background.py).
+
 Exit codes: 0 written; 1 a checkpoint that cannot be read or does not fit; 2 bad arguments.
 """
 
-from absl import flags
+from absl import app, flags
 
 from common import cli, export_flag
 from gpen_tf import checkpoints
@@ -40,8 +43,19 @@ FLAGS = flags.FLAGS
 def main(argv):
     cli.check_arguments(argv, FLAGS, "checkpoint", "output")
     cli.output_folder(FLAGS, "output")
-    config, state, d_state = cli.converted(checkpoints.read, FLAGS.checkpoint, FLAGS.discriminator,
-                                           key=FLAGS.key, discriminator_key=FLAGS.discriminator_key)
+    network, config, state, d_state = cli.converted(
+        checkpoints.read_any, FLAGS.checkpoint, FLAGS.discriminator, key=FLAGS.key,
+        discriminator_key=FLAGS.discriminator_key)
+    if network == "RealESRNet":
+        if set(FLAGS.export_formats.replace(" ", "").split(",")) - {"saved_model"}:
+            raise app.UsageError(f"--export_formats={FLAGS.export_formats}: a RealESRNet export is a "
+                                 "SavedModel only")
+        from gpen_tf import background  # TensorFlow, once the file is known to be good
+        model = cli.converted(background.convert, config, state, FLAGS.checkpoint)
+        background.write(model, config, FLAGS.output)
+        print(f"converted {FLAGS.checkpoint} (RealESRNet RRDBNet x{config['scale']}, {config['num_block']} "
+              f"blocks of {config['num_feat']} features) into {FLAGS.output}")
+        return
     from gpen_tf import official  # TensorFlow, once the files are known to be good
 
     export_flag.chosen()  # an unknown format or a missing extra stops it before converting
