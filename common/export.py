@@ -22,7 +22,7 @@ import uuid
 import keras
 import tensorflow as tf
 
-from common import data, resize
+from common import data, quiet, resize
 
 PACKAGE = "gan-zoo-tf"
 
@@ -184,6 +184,7 @@ def load(path, model):
         path = inner
     if not os.path.isfile(os.path.join(path, "saved_model.pb")):
         raise FileNotFoundError(f"no SavedModel in {path!r} (expected {path}/saved_model.pb)")
+    quiet.spend_onednn_line()
     loaded = tf.saved_model.load(path)
     if "metadata" not in loaded.signatures:
         raise ValueError(f"the SavedModel in {path} has no {PACKAGE} metadata: export it again with "

@@ -7,7 +7,7 @@ import tensorflow as tf
 from absl import logging
 
 import common
-from common import distribute
+from common import distribute, quiet
 from common.options import PRECISIONS, STRATEGIES, XLA_MODES
 
 
@@ -121,6 +121,7 @@ def configure(strategy="auto", mixed_precision="off", xla="auto", seed=None, det
     if deterministic:
         tf.config.experimental.enable_op_determinism()
     strat = make_strategy(strategy, tpu)
+    quiet.spend_onednn_line()
     if isinstance(strat, tf.distribute.TPUStrategy):
         device = "tpu"
     elif tf.config.list_physical_devices("GPU"):

@@ -251,11 +251,17 @@ class GPEN(GANModel):
         with tf.GradientTape() as tape:
             penalty = losses.r1_penalty(lambda x: self.discriminator(x, training=True), clean)
             loss = o["r1_gamma"] / 2.0 * penalty * o["d_reg_every"]
-        with warnings.catch_warnings():
-            # The score's bias gets no gradient from R1; the optimizer skips it (as PyTorch's Adam).
-            warnings.filterwarnings("ignore", "Gradients do not exist")
-            self.minimize(tape, loss, self.d_optimizer, self.discriminator_variables)
+        self._minimize_penalty(tape, loss, self.d_optimizer, self.discriminator_variables)
         self.last_r1.assign(penalty)
+
+    def _minimize_penalty(self, tape, loss, optimizer, variables):
+        """`minimize` for a penalty on gradients (R1, path length). A bias that only shifts an
+        output (the score's for R1, the to_rgb layers' for path length) does not change those
+        gradients, so it gets none: the optimizer skips it, as PyTorch's Adam skips a parameter
+        without a gradient, and Keras' warning naming each such variable is held back."""
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Gradients do not exist")
+            self.minimize(tape, loss, optimizer, variables)
 
     def _path_length_step(self, faces):
         """`faces`: the degraded faces (restore), or the clean ones (prior: only their number counts)."""
@@ -277,7 +283,7 @@ class GPEN(GANModel):
             mean = self.mean_path_length + PATH_DECAY * (tf.reduce_mean(lengths) - self.mean_path_length)
             penalty = tf.reduce_mean(tf.square(lengths - mean))
             loss = o["path_regularize"] * o["g_reg_every"] * penalty
-        self.minimize(tape, loss, self.g_optimizer, self.generator_variables)
+        self._minimize_penalty(tape, loss, self.g_optimizer, self.generator_variables)
         overall = tf.distribute.get_replica_context().all_reduce("mean", tf.reduce_mean(lengths))
         self.mean_path_length.assign(self.mean_path_length + PATH_DECAY * (overall - self.mean_path_length))
         self.last_path.assign(penalty)

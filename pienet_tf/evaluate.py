@@ -20,6 +20,11 @@ then come their mean and each model's mean over the users, which show how the re
 --pictures writes, from the first model, one picture per user: a row per test photo of input |
 enhanced with each N (its first set) | the user's own retouch.
 
+--stored_styles=all (or names) asks whether the stored styles do what their names say: each stored
+user's vector enhances that user's photos of --data, and a row per style gives the mean CIE76 ΔE of the
+photo and of the output to the user's own retouch on each photo, and on how many the output is closer;
+with --pictures, stored_styles.jpg shows them: per photo a row of outputs, then a row of retouches.
+
 Exit codes: 0 all scored; 1 some photos could not be read (named, left out); 2 bad arguments.
 """
 
@@ -44,15 +49,15 @@ flags.DEFINE_integer("seed", 0, "Seed of the draws.")
 flags.DEFINE_string("pictures", None, "A folder for one picture per user, <user>.jpg (first --model).")
 flags.DEFINE_integer("picture_size", 192, "Side of each photo in the pictures (its centred square).",
                      lower_bound=16)
+flags.DEFINE_list("stored_styles", None, "Also score these stored styles ('all': every one) on "
+                  "--data: ΔE of photo and output to the style's own retouch, photo by photo.")
 FLAGS = flags.FLAGS
 
 
-def _score_model(path, users, counts, preferred_source, pictures):
+def _score_model(model, users, counts, preferred_source, pictures):
     """{user: {label: (PSNR, SSIM)}} of one SavedModel, and how many test photos were unreadable."""
     from common import images
     from pienet_tf import data, scoring
-    from pienet_tf.serving import load
-    model = load(path)
     size = int(model.signatures["styles"]()["embed_size"])
     stored_names = list(model.signatures["styles"]()["names"])
     rng = np.random.default_rng(FLAGS.seed)
@@ -80,6 +85,8 @@ def main(argv):
     if not counts or counts[0] < 1:
         raise app.UsageError("--num_preferred needs numbers of 1 or more")
     from pienet_tf import data, scoring, styles  # TensorFlow, once the flags are known to be good
+    from common import images
+    from pienet_tf.serving import load
     try:
         is_demo = data.parse_source(FLAGS.data).is_demo
         preferred_source = FLAGS.preferred_data or ("demo:styles:train" if is_demo else FLAGS.data)
@@ -88,13 +95,27 @@ def main(argv):
             raise ValueError("--users is required for a folder of users")
         per_model, unread = [], 0
         for i, path in enumerate(FLAGS.model):
-            cells, missing = _score_model(path, users, counts, preferred_source,
+            model = load(path)
+            cells, missing = _score_model(model, users, counts, preferred_source,
                                           FLAGS.pictures if i == 0 else None)
             unread += missing
             per_model.append(cells)
             print(f"model {path}")
             for metric, title in enumerate(("PSNR (dB)", "SSIM")):
                 print("\n".join(scoring.table(title, users, cells, metric)), flush=True)
+            if FLAGS.stored_styles:
+                names = list(model.signatures["styles"]()["names"])
+                picked = names if FLAGS.stored_styles == ["all"] else FLAGS.stored_styles
+                unknown = [name for name in picked if name not in names]
+                if unknown:
+                    raise ValueError(f"--stored_styles: {', '.join(unknown)} not stored in {path}; "
+                                     f"its styles are {', '.join(names)}")
+                outputs = scoring.stored_style_outputs(model, FLAGS.data, picked)
+                print("\n".join(scoring.style_table(scoring.style_distances(outputs))), flush=True)
+                if FLAGS.pictures and i == 0:
+                    os.makedirs(FLAGS.pictures, exist_ok=True)
+                    images.write_image(os.path.join(FLAGS.pictures, "stored_styles.jpg"),
+                                       scoring.style_picture(outputs, FLAGS.picture_size))
     except (FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)

@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from common import images, metrics
 from pienet_tf import data
+from pienet_tf.serving import stored_style
 
 
 def scores(outputs, targets):
@@ -51,6 +52,55 @@ def evaluate_user(model, user, test_pairs, liked, counts, trials, rng, stored_na
             draws.append(scores(made, targets))
         results[f"N={n}"] = tuple(np.mean(draws, axis=0))
     return results, outputs
+
+
+def stored_style_outputs(model, source, names):
+    """{name: [(photo, retouch, output), ...], uint8 [H, W, 3] each}: each stored style's vector
+    applied to its user's photos of `source`, beside the user's own retouch of each."""
+    serve = model.signatures["serving_default"]
+    found = {}
+    for name in names:
+        vector = stored_style(model, name)
+        found[name] = [(x, y, np.asarray(serve(images=x[None], preference=vector)["images"][0]))
+                       for x, y in user_pairs(source, name)]
+    return found
+
+
+def style_distances(outputs):
+    """{name: [(photo ΔE, output ΔE), ...]} of `stored_style_outputs`: the photo and the output each
+    scored by mean CIE76 ΔE against the user's own retouch. A style does what its name says on a
+    photo when the output is the closer."""
+    def delta_e(a, b):
+        return float(metrics.delta_e(*(tf.constant(im[None], tf.float32) / 255.0 for im in (a, b)))[0])
+    return {name: [(delta_e(x, y), delta_e(out, y)) for x, y, out in triples]
+            for name, triples in outputs.items()}
+
+
+def style_picture(outputs, size):
+    """Two rows per photo, as centred squares of `size`: the photo, then each style's output; the
+    photo again, then each style's own retouch."""
+    names = list(outputs)
+    rows = []
+    for k in range(len(outputs[names[0]])):
+        photo = outputs[names[0]][k][0]
+        for column in (2, 1):  # outputs, then retouches
+            row = [photo, *(outputs[name][k][column] for name in names)]
+            rows.append([data.square(tf.constant(im), size).numpy() for im in row])
+    return images.tile_grid(rows)
+
+
+def style_table(found):
+    """Lines of a table of `style_distances`: a row per style, each photo's ΔE photo -> output
+    (to the style's own retouch), and on how many photos the output is the closer."""
+    lines = ["ΔE (CIE76) of each stored style to its own retouch, photo -> output, on each photo"]
+    closer_styles = 0
+    for name, pairs in found.items():
+        closer = sum(output < photo for photo, output in pairs)
+        closer_styles += closer > len(pairs) / 2
+        cells = "  ".join(f"{photo:5.1f} -> {output:5.1f}" for photo, output in pairs)
+        lines.append(f"{name:<14} {cells}   closer on {closer} of {len(pairs)}")
+    lines.append(f"{closer_styles} of {len(found)} styles closer on most photos")
+    return lines
 
 
 def liked_sets(count, n, trials, rng):

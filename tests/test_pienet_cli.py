@@ -73,13 +73,47 @@ def test_evaluate_tables_against_n_means_over_models_and_pictures(trained, tmp_p
         assert images.read_image(tmp_path / f"{user}.jpg").shape == (2 * 32 + 2, 4 * 32 + 3 * 2, 3)
 
 
-def test_evaluate_takes_every_set_of_liked_photos_when_they_are_few(trained):
+def test_evaluate_takes_every_set_of_liked_photos_when_they_are_few(trained, tmp_path):
     """With --trials at least the number of sets, the draws are every set: the seed cannot matter. A
     training user's stored vector is the mean over all its photos, which is the one set of N = 7."""
     rows = []
     for seed in (1, 2):
         result = run("pienet_tf.evaluate", f"--model={trained / 'saved_model'}", "--data=demo:styles:test",
-                     "--users=warm", "--num_preferred=1,7", "--trials=7", f"--seed={seed}")
+                     "--users=warm", "--num_preferred=1,7", "--trials=7", f"--seed={seed}",
+                     *(["--stored_styles=all", f"--pictures={tmp_path}", "--picture_size=32"]
+                       if seed == 1 else ["--stored_styles=warm,moody"]), check=seed == 1)
         rows.append(_tables(result.stdout.splitlines())["PSNR (dB)"])
+        if seed == 1:
+            styles_table = result.stdout.splitlines()[-5:]
+    # The second run named a style the model does not store: its tables, then one line and exit 2.
+    assert result.returncode == 2 and result.stderr.splitlines()[-1] == (
+        f"error: --stored_styles: moody not stored in {trained / 'saved_model'}; its styles are warm, "
+        "cool, noir, faded")
     assert rows[0]["N=1"] == rows[1]["N=1"]
     assert rows[0]["stored"] == pytest.approx(rows[0]["N=7"], abs=0.01)
+    _check_stored_styles(trained / "saved_model", styles_table)
+    # Per test photo a row of outputs and a row of retouches: the photo, then the four styles.
+    assert images.read_image(tmp_path / "stored_styles.jpg").shape == (4 * 32 + 3 * 2, 5 * 32 + 4 * 2, 3)
+
+
+def _check_stored_styles(model, lines):
+    """evaluate --stored_styles=all: a row per stored style, each test photo's ΔE (photo -> output) to
+    the style's own retouch, as computed here, and the count of photos the output is closer on."""
+    import tensorflow as tf
+    from common import metrics
+    from pienet_tf import data, serving
+    served = serving.load(str(model))
+    assert lines[-1] == f"{sum(line.endswith('closer on 2 of 2') for line in lines)} of 4 styles closer " \
+                        "on most photos"
+    for line, name in zip(lines, ("warm", "cool", "noir", "faded")):
+        words = line.split()
+        assert words[0] == name
+        photo, output = [float(words[i]) for i in (1, 4)], [float(words[i]) for i in (3, 6)]
+        closer = sum(o < p for p, o in zip(photo, output))
+        assert words[-4:] == ["on", str(closer), "of", "2"]
+        vector = serving.stored_style(served, name)
+        for k, (x, y) in enumerate(data.user_pairs("demo:styles:test", name)):
+            out = served.signatures["serving_default"](images=x[None], preference=vector)["images"]
+            x, y, out = (tf.cast(tf.reshape(im, (1, *x.shape)), tf.float32) / 255.0 for im in (x, y, out))
+            assert float(metrics.delta_e(x, y)[0]) == pytest.approx(photo[k], abs=0.051)
+            assert float(metrics.delta_e(out, y)[0]) == pytest.approx(output[k], abs=0.051)
