@@ -170,6 +170,17 @@ def export_function(network, path, fn, input_signature, *, metadata, portable=No
     return write_archive(archive, path, metadata)
 
 
+def write_raw(network, fn, path, input_signature, metadata):
+    """A SavedModel of `network` whose `raw` endpoint (and serving_default, the same) is `fn`: a
+    converted network as its official code calls it, for parity checks that need no knowledge of
+    this package. `metadata` from `describe`; written whole or not at all."""
+    archive = keras.export.ExportArchive()
+    archive.track(network)
+    for name in ("raw", "serving_default"):
+        archive.add_endpoint(name, fn, input_signature=input_signature)
+    return write_archive(archive, path, metadata)
+
+
 def load(path, model):
     """(the SavedModel in `path`, its metadata), checked to be an export of `model` (a class name;
     None accepts any model of this package).

@@ -17,7 +17,6 @@ float32 RGB [1, H, W, 3] in [0, 1] -> `image`; `load(DIR)` gives the network and
 
 import os
 
-import keras
 import numpy as np
 import tensorflow as tf
 
@@ -74,15 +73,11 @@ def convert(config, state, source="the checkpoint"):
 
 def write(model, config, output):
     """DIR/saved_model of a converted RRDBNet: `raw` and serving_default (see the module docstring)
-    and the metadata endpoint, written whole or not at all."""
+    and the metadata endpoint."""
     os.makedirs(output, exist_ok=True)
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    signature = [tf.TensorSpec([1, None, None, 3], tf.float32, name="image")]
-    for name in ("raw", "serving_default"):
-        archive.add_endpoint(name, lambda image: {"image": model(image)}, input_signature=signature)
-    return export.write_archive(archive, os.path.join(output, "saved_model"),
-                                export.describe(MODEL, dict(config)))
+    return export.write_raw(model, lambda image: {"image": model(image)}, os.path.join(output, "saved_model"),
+                            [tf.TensorSpec([1, None, None, 3], tf.float32, name="image")],
+                            export.describe(MODEL, dict(config)))
 
 
 def load(path):

@@ -69,15 +69,35 @@ def rrdbnet_config(state, source):
                 num_block=blocks, num_grow_ch=int(state["body.0.rdb1.conv1.weight"].shape[0]))
 
 
+def retinaface_config(state, source):
+    """The backbone of a RetinaFace state dict (RetinaFace-R50.pth, or a MobileNet-0.25 one), told by
+    its first layer: torchvision's `body.conv1` or MobileNet's `body.stage1.0.0`."""
+    for k in ("ClassHead.0.conv1x1.weight", "fpn.output1.0.weight", "ssh1.conv3X3.0.weight"):
+        if k not in state:
+            raise pth.CheckpointError(f"{source} is not a RetinaFace: no '{k}'")
+    if "body.conv1.weight" in state:
+        return dict(backbone="resnet50")
+    if "body.stage1.0.0.weight" in state:
+        return dict(backbone="mobilenet0.25")
+    raise pth.CheckpointError(f"{source}: a RetinaFace with neither a ResNet-50 ('body.conv1.weight') nor a "
+                              "MobileNet-0.25 ('body.stage1.0.0.weight') backbone")
+
+
+# The networks of GPEN's whole-photo pipeline besides GPEN itself: a key each has, and how to read it.
+PIPELINE_NETWORKS = {"RealESRNet": ("conv_first.weight", rrdbnet_config),
+                     "RetinaFace": ("ClassHead.0.conv1x1.weight", retinaface_config)}
+
+
 def read_any(checkpoint, discriminator=None, *, key=None, discriminator_key=DISCRIMINATOR_KEY):
     """(network, its arguments, state dict, discriminator state dict or None) of a released file,
-    the network told from its keys: "GPEN" (a FullGenerator, as `read`) or "RealESRNet" (an RRDBNet,
-    which has no discriminator)."""
+    the network told from its keys: "GPEN" (a FullGenerator, as `read`), or one of
+    PIPELINE_NETWORKS ("RealESRNet", "RetinaFace"), which have no discriminator."""
     state = pth.load_state_dict(checkpoint, key)
-    if "conv_first.weight" in state:
-        if discriminator:
-            raise pth.CheckpointError(f"{checkpoint} is a RealESRNet RRDBNet, which has no discriminator")
-        return "RealESRNet", rrdbnet_config(state, checkpoint), state, None
+    for network, (marker, config) in PIPELINE_NETWORKS.items():
+        if marker in state:
+            if discriminator:
+                raise pth.CheckpointError(f"{checkpoint} is a {network}, which has no discriminator")
+            return network, config(state, checkpoint), state, None
     return ("GPEN", *read(checkpoint, discriminator, key=key, discriminator_key=discriminator_key))
 
 

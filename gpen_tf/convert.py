@@ -16,8 +16,9 @@ before TensorFlow loads. DIR receives
 Without --discriminator the discriminator keeps a random initialisation. A checkpoint that does not
 fit is named with the keys that do not.
 
-RealESRNet's realesrnet_x1/x2/x4.pth (the background super-resolution of GPEN's whole-photo pipeline)
-convert too, into DIR/saved_model alone, with a `raw` signature (gpen_tf/background.py).
+The other networks of GPEN's whole-photo pipeline convert too, into DIR/saved_model alone, with a `raw`
+signature: RealESRNet's realesrnet_x1/x2/x4.pth (background super-resolution, gpen_tf/background.py)
+and RetinaFace-R50.pth (face detection, gpen_tf/retinaface.py).
 
 Exit codes: 0 written; 1 a checkpoint that cannot be read or does not fit; 2 bad arguments.
 """
@@ -46,15 +47,16 @@ def main(argv):
     network, config, state, d_state = cli.converted(
         checkpoints.read_any, FLAGS.checkpoint, FLAGS.discriminator, key=FLAGS.key,
         discriminator_key=FLAGS.discriminator_key)
-    if network == "RealESRNet":
+    if network != "GPEN":
         if set(FLAGS.export_formats.replace(" ", "").split(",")) - {"saved_model"}:
-            raise app.UsageError(f"--export_formats={FLAGS.export_formats}: a RealESRNet export is a "
+            raise app.UsageError(f"--export_formats={FLAGS.export_formats}: a {network} export is a "
                                  "SavedModel only")
-        from gpen_tf import background  # TensorFlow, once the file is known to be good
-        model = cli.converted(background.convert, config, state, FLAGS.checkpoint)
-        background.write(model, config, FLAGS.output)
-        print(f"converted {FLAGS.checkpoint} (RealESRNet RRDBNet x{config['scale']}, {config['num_block']} "
-              f"blocks of {config['num_feat']} features) into {FLAGS.output}")
+        from gpen_tf import background, retinaface  # TensorFlow, once the file is known to be good
+        module = {"RealESRNet": background, "RetinaFace": retinaface}[network]
+        model = cli.converted(module.convert, config, state, FLAGS.checkpoint)
+        module.write(model, config, FLAGS.output)
+        print(f"converted {FLAGS.checkpoint} ({network}, {', '.join(f'{k} {v}' for k, v in config.items())}) "
+              f"into {FLAGS.output}")
         return
     from gpen_tf import official  # TensorFlow, once the files are known to be good
 

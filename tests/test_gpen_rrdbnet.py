@@ -70,7 +70,7 @@ def test_upscale_is_the_official_process_whole_and_in_tiles(scale):
 def test_convert_tells_a_realesrnet_file_and_its_export_runs_the_official_process(tmp_path):
     fixture = np.load(FIXTURES / "rrdbnet_x2.npz")
     result = run("gpen_tf.convert", f"--checkpoint={FIXTURES / 'rrdbnet_x2.pth'}", f"--output={tmp_path}")
-    assert "RealESRNet RRDBNet x2, 2 blocks of 8 features" in result.stdout
+    assert "(RealESRNet, scale 2, num_feat 8, num_block 2, num_grow_ch 4)" in result.stdout
     network, scale = background.load(str(tmp_path))
     assert scale == 2
     raw = np.asarray(network(fixture["input"].transpose(1, 2, 0)[None]))[0].transpose(2, 0, 1)
@@ -86,5 +86,5 @@ def test_rrdbnet_files_are_told_by_their_keys_and_bad_ones_named():
         checkpoints.rrdbnet_config(odd, "odd.pth")
     with pytest.raises(pth.CheckpointError, match="'body.0.rdb1.conv1.weight' is missing"):
         checkpoints.rrdbnet_config({"conv_first.weight": state["conv_first.weight"]}, "cut.pth")
-    with pytest.raises(pth.CheckpointError, match="has no discriminator"):
+    with pytest.raises(pth.CheckpointError, match="is a RealESRNet, which has no discriminator"):
         checkpoints.read_any(str(FIXTURES / "rrdbnet_x1.pth"), str(FIXTURES / "gpen_D.pth"))

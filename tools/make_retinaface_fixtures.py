@@ -1,31 +1,43 @@
-"""Writes tests/fixtures/retinaface_boxes.npz: GPEN's RetinaFace post-processing on fixed raw outputs.
+"""Writes the RetinaFace fixtures of tests/test_gpen_retinaface*.py with GPEN's own code.
 
-Run once in a throwaway venv with PyTorch and OpenCV (never dependencies of this package), beside a
-checkout of yangxy/GPEN:
+Run once in a throwaway venv with PyTorch, torchvision and OpenCV (never dependencies of this
+package), beside a checkout of yangxy/GPEN:
 
-    python3 -m venv /tmp/torchenv
-    /tmp/torchenv/bin/pip install torch==2.13.0 numpy opencv-python-headless
-    /tmp/torchenv/bin/python tools/make_retinaface_fixtures.py --gpen=/path/to/GPEN --output=tests/fixtures
+    python3 -m venv /tmp/tv
+    /tmp/tv/bin/pip install torch==2.14.1 torchvision==0.29.1 numpy opencv-python-headless pillow
+    /tmp/tv/bin/python tools/make_retinaface_fixtures.py --gpen=/path/to/GPEN --output=tests/fixtures
 
-It runs the official `RetinaFaceDetection.detect` (face_detect/retinaface_detection.py: the 1500 px
+retinaface_boxes.npz: it runs the official `RetinaFaceDetection.detect` (face_detect/retinaface_detection.py: the 1500 px
 rule, PriorBox, decode, decode_landm, the score threshold, py_cpu_nms, the final division by the
 scale) with the network replaced by one that returns fixed raw outputs, so that no weights are needed:
 every score 0.02 but at 40 random anchors and the 3 anchors after each (neighbours, so that their
 boxes overlap and NMS has work), scored 0.85-1.0, with random box and landmark offsets there. The
-network's module (facemodels/retinaface.py) needs torchvision and is not imported. Two photos: 120 x
-160 (detected as it is) and 1200 x 1600 (detected at 750 x 1000). For each it saves the raw outputs,
-the size the network saw, and `dets` and `landms` as detect returns them.
+Two photos: 120 x 160 (detected as it is) and 1200 x 1600 (detected at 750 x 1000). For each it saves
+the raw outputs, the size the network saw, and `dets` and `landms` as detect returns them.
+
+retinaface_net.npz: the official RetinaFace (phase "test") with each backbone, ResNet-50 (cfg_re50)
+and MobileNet-0.25 (cfg_mnet), its state dict filled by tests/random_state.py from a seed (so that no
+weights are shipped: the test makes the same arrays), run on a 70 x 90 crop of the demo's coffee.jpg
+as detect() feeds it (BGR minus the mean); saved: the keys and shapes of the state dict, the input
+and the outputs loc, conf, landms, and the parameter count.
 """
 
 import argparse
 import os
 import sys
-import types
 
 import numpy as np
 import torch
+from PIL import Image
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO, "tests"))
+from random_state import random_state  # noqa: E402
 
 SIZES = {"small": (120, 160), "large": (1200, 1600)}
+# Random weights make ResNet-50's features grow to ~1e6: its class head is scaled down so that the
+# softmax is not saturated and the comparison of `conf` means something.
+CLASS_SCALES = {"resnet50": {"ClassHead": 1e-6}, "mobilenet0.25": {}}
 
 
 def raw_outputs(height, width, rng, priors):
@@ -48,8 +60,8 @@ def main():
     parser.add_argument("--output", required=True)
     args = parser.parse_args()
     sys.path.insert(0, os.path.join(args.gpen, "face_detect"))
-    sys.modules["facemodels.retinaface"] = types.SimpleNamespace(RetinaFace=None)  # needs torchvision
-    from data import cfg_re50
+    from data import cfg_mnet, cfg_re50
+    from facemodels.retinaface import RetinaFace
     from layers.functions.prior_box import PriorBox
     from retinaface_detection import RetinaFaceDetection
 
@@ -76,6 +88,24 @@ def main():
         print(f"{name}: {height} x {width} detected at {seen['size']}, {len(dets)} faces kept of "
               f"{int((seen['raw'][1][:, 1] > 0.9).sum())} above 0.9")
     np.savez_compressed(os.path.join(args.output, "retinaface_boxes.npz"), **saved)
+
+    photo = np.asarray(Image.open(os.path.join(REPO, "common", "demo_data", "coffee.jpg")).convert("RGB"))
+    bgr = photo[60:130, 100:190, ::-1].astype(np.float32) - np.float32([104, 117, 123])
+    nets = {"bgr": bgr}
+    for name, cfg in (("resnet50", cfg_re50), ("mobilenet0.25", cfg_mnet)):
+        net = RetinaFace(cfg=dict(cfg, pretrain=False), phase="test").eval()
+        keys = [k for k in net.state_dict() if not k.endswith("num_batches_tracked")]
+        shapes = [tuple(net.state_dict()[k].shape) for k in keys]
+        state = random_state(keys, shapes, seed=len(name), scales=CLASS_SCALES[name])
+        net.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()}, strict=False)
+        with torch.no_grad():
+            loc, conf, landms = net(torch.from_numpy(bgr.transpose(2, 0, 1).copy())[None])
+        nets.update({f"{name}_keys": np.array(keys), f"{name}_shapes": np.array([",".join(map(str, shape)) for shape in shapes]),
+                     f"{name}_loc": loc[0].numpy(), f"{name}_conf": conf[0].numpy(),
+                     f"{name}_landms": landms[0].numpy(),
+                     f"{name}_count": np.array(sum(p.numel() for p in net.parameters()))})
+        print(f"{name}: {len(keys)} tensors, {int(nets[name + '_count']):,} parameters, {loc.shape[1]} priors")
+    np.savez_compressed(os.path.join(args.output, "retinaface_net.npz"), **nets)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,24 @@
+"""Random state dicts made from a seed by NumPy alone, so that a parity fixture needs to ship only the
+network's outputs: tools/make_retinaface_fixtures.py fills the official network with these, and the
+test builds the same arrays from the stored key names and shapes."""
+
+import numpy as np
+
+
+def random_state(keys, shapes, seed, scales=None):
+    """{key: float32 array}: convolution and linear weights He-scaled normals, batch-norm weights and
+    variances in [0.5, 1.5], biases and means small normals; one generator, in key order. `scales`
+    ({key prefix: factor}) multiplies the entries under a prefix, e.g. to keep a softmax unsaturated."""
+    rng = np.random.default_rng(seed)
+    state = {}
+    for key, shape in zip(keys, shapes):
+        shape = tuple(int(n) for n in shape)
+        if key.endswith("running_var") or (key.endswith(".weight") and len(shape) == 1):
+            value = rng.uniform(0.5, 1.5, shape)
+        elif key.endswith(".weight"):
+            value = rng.normal(0.0, np.sqrt(2.0 / np.prod(shape[1:])), shape)
+        else:  # biases, running means
+            value = rng.normal(0.0, 0.1, shape)
+        factor = next((f for prefix, f in (scales or {}).items() if key.startswith(prefix)), 1.0)
+        state[key] = (value * factor).astype(np.float32)
+    return state
