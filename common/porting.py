@@ -92,3 +92,12 @@ class Porting:
             raise PortingError(f"{self.source} does not fit the model: {shown}")
         for variable, array in self.pairs:
             variable.assign(array)
+
+
+def ported(model, port_into, state, source="the checkpoint"):
+    """`model` with the state dict `state` put in by `port_into(model, porting)`: every key checked,
+    then assigned (a PortingError names what does not fit)."""
+    porting = Porting(state, source)
+    port_into(model, porting)
+    porting.finish()
+    return model

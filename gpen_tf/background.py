@@ -64,11 +64,7 @@ def upscale(network, photo, scale, tile=0, pad=10):
 
 def convert(config, state, source="the checkpoint"):
     """An RRDBNet (Keras) holding an official state dict; `config` from checkpoints.rrdbnet_config."""
-    model = rrdbnet.build_rrdbnet(**config)
-    port = porting.Porting(state, source)
-    rrdbnet.port(model, port)
-    port.finish()
-    return model
+    return porting.ported(rrdbnet.build_rrdbnet(**config), rrdbnet.port, state, source)
 
 
 def write(model, config, output):

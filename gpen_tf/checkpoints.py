@@ -83,15 +83,35 @@ def retinaface_config(state, source):
                               "MobileNet-0.25 ('body.stage1.0.0.weight') backbone")
 
 
+def parsenet_config(state, source, in_size=512):
+    """The ParseNet arguments of a state dict (ParseNet-latest.pth), read from shapes; the face size is
+    FaceParse's 512 (a convolutional network's weights do not show it)."""
+    for k in ("encoder.0.conv2d.weight", "out_mask_conv.conv2d.weight", "out_img_conv.conv2d.weight"):
+        if k not in state or state[k].ndim != 4:
+            raise pth.CheckpointError(f"{source} is not a ParseNet: its '{k}' is missing or not a convolution")
+
+    def count(prefix):
+        return len({k.split(".")[1] for k in state if k.startswith(prefix)})
+
+    down, up = count("encoder.") - 1, count("decoder.")
+    widths = [int(v.shape[0]) for k, v in state.items() if k.endswith("conv2d.weight")
+              and not k.startswith(("out_", "encoder.0."))]
+    return dict(in_size=in_size, out_size=in_size * 2 ** up // 2 ** down, min_feat_size=in_size // 2 ** down,
+                base_ch=int(state["encoder.0.conv2d.weight"].shape[0]),
+                parsing_ch=int(state["out_mask_conv.conv2d.weight"].shape[0]), res_depth=count("body."),
+                ch_range=(min(widths), max(widths)))
+
+
 # The networks of GPEN's whole-photo pipeline besides GPEN itself: a key each has, and how to read it.
 PIPELINE_NETWORKS = {"RealESRNet": ("conv_first.weight", rrdbnet_config),
-                     "RetinaFace": ("ClassHead.0.conv1x1.weight", retinaface_config)}
+                     "RetinaFace": ("ClassHead.0.conv1x1.weight", retinaface_config),
+                     "ParseNet": ("out_mask_conv.conv2d.weight", parsenet_config)}
 
 
 def read_any(checkpoint, discriminator=None, *, key=None, discriminator_key=DISCRIMINATOR_KEY):
     """(network, its arguments, state dict, discriminator state dict or None) of a released file,
     the network told from its keys: "GPEN" (a FullGenerator, as `read`), or one of
-    PIPELINE_NETWORKS ("RealESRNet", "RetinaFace"), which have no discriminator."""
+    PIPELINE_NETWORKS ("RealESRNet", "RetinaFace", "ParseNet"), which have no discriminator."""
     state = pth.load_state_dict(checkpoint, key)
     for network, (marker, config) in PIPELINE_NETWORKS.items():
         if marker in state:

@@ -18,7 +18,8 @@ fit is named with the keys that do not.
 
 The other networks of GPEN's whole-photo pipeline convert too, into DIR/saved_model alone, with a `raw`
 signature: RealESRNet's realesrnet_x1/x2/x4.pth (background super-resolution, gpen_tf/background.py)
-and RetinaFace-R50.pth (face detection, gpen_tf/retinaface.py).
+RetinaFace-R50.pth (face detection, gpen_tf/retinaface.py) and ParseNet-latest.pth (the paste mask,
+gpen_tf/parsenet.py).
 
 Exit codes: 0 written; 1 a checkpoint that cannot be read or does not fit; 2 bad arguments.
 """
@@ -51,8 +52,8 @@ def main(argv):
         if set(FLAGS.export_formats.replace(" ", "").split(",")) - {"saved_model"}:
             raise app.UsageError(f"--export_formats={FLAGS.export_formats}: a {network} export is a "
                                  "SavedModel only")
-        from gpen_tf import background, retinaface  # TensorFlow, once the file is known to be good
-        module = {"RealESRNet": background, "RetinaFace": retinaface}[network]
+        from gpen_tf import background, parsenet, retinaface  # TensorFlow, once the file is good
+        module = {"RealESRNet": background, "RetinaFace": retinaface, "ParseNet": parsenet}[network]
         model = cli.converted(module.convert, config, state, FLAGS.checkpoint)
         module.write(model, config, FLAGS.output)
         print(f"converted {FLAGS.checkpoint} ({network}, {', '.join(f'{k} {v}' for k, v in config.items())}) "

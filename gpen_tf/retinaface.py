@@ -189,11 +189,7 @@ def port(model, port_):
 
 def convert(config, state, source="the checkpoint"):
     """A RetinaFace (Keras) holding an official state dict; `config` from checkpoints.retinaface_config."""
-    model = build_retinaface(config["backbone"])
-    port_ = porting.Porting(state, source)
-    port(model, port_)
-    port_.finish()
-    return model
+    return porting.ported(build_retinaface(config["backbone"]), port, state, source)
 
 
 def write(model, config, output):
