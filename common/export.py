@@ -170,15 +170,18 @@ def export_function(network, path, fn, input_signature, *, metadata, portable=No
     return write_archive(archive, path, metadata)
 
 
-def write_raw(network, fn, path, input_signature, metadata):
-    """A SavedModel of `network` whose `raw` endpoint (and serving_default, the same) is `fn`: a
-    converted network as its official code calls it, for parity checks that need no knowledge of
-    this package. `metadata` from `describe`; written whole or not at all."""
+def write_raw(network, fn, output, input_shape, model, config):
+    """`output`/saved_model of a converted `network` whose `raw` endpoint (and serving_default, the
+    same) is `fn`: the network as its official code calls it, float32 `image` of `input_shape` in,
+    for parity checks that need no knowledge of this package. The metadata names `model` and its
+    `config`; written whole or not at all."""
+    os.makedirs(output, exist_ok=True)
     archive = keras.export.ExportArchive()
     archive.track(network)
+    signature = [tf.TensorSpec(input_shape, tf.float32, name="image")]
     for name in ("raw", "serving_default"):
-        archive.add_endpoint(name, fn, input_signature=input_signature)
-    return write_archive(archive, path, metadata)
+        archive.add_endpoint(name, fn, input_signature=signature)
+    return write_archive(archive, os.path.join(output, "saved_model"), describe(model, dict(config)))
 
 
 def load(path, model):

@@ -15,8 +15,6 @@ float32 RGB [1, H, W, 3] in [0, 1] -> `image`; `load(DIR)` gives the network and
 `upscale`.
 """
 
-import os
-
 import numpy as np
 import tensorflow as tf
 
@@ -70,10 +68,8 @@ def convert(config, state, source="the checkpoint"):
 def write(model, config, output):
     """DIR/saved_model of a converted RRDBNet: `raw` and serving_default (see the module docstring)
     and the metadata endpoint."""
-    os.makedirs(output, exist_ok=True)
-    return export.write_raw(model, lambda image: {"image": model(image)}, os.path.join(output, "saved_model"),
-                            [tf.TensorSpec([1, None, None, 3], tf.float32, name="image")],
-                            export.describe(MODEL, dict(config)))
+    return export.write_raw(model, lambda image: {"image": model(image)}, output, [1, None, None, 3],
+                            MODEL, config)
 
 
 def load(path):

@@ -49,10 +49,10 @@ def main(argv):
         checkpoints.read_any, FLAGS.checkpoint, FLAGS.discriminator, key=FLAGS.key,
         discriminator_key=FLAGS.discriminator_key)
     if network != "GPEN":
-        if set(FLAGS.export_formats.replace(" ", "").split(",")) - {"saved_model"}:
+        if export_flag.chosen() != ("saved_model",):  # TensorFlow, once the file is known to be good
             raise app.UsageError(f"--export_formats={FLAGS.export_formats}: a {network} export is a "
                                  "SavedModel only")
-        from gpen_tf import background, parsenet, retinaface  # TensorFlow, once the file is good
+        from gpen_tf import background, parsenet, retinaface
         module = {"RealESRNet": background, "RetinaFace": retinaface, "ParseNet": parsenet}[network]
         model = cli.converted(module.convert, config, state, FLAGS.checkpoint)
         module.write(model, config, FLAGS.output)

@@ -23,10 +23,7 @@ outputs `mask` [1, S, S, 19] (class scores) and `image` [1, S, S, 3].
 """
 
 import math
-import os
-
 import keras
-import tensorflow as tf
 from keras import layers, ops
 
 from common import export, porting
@@ -112,8 +109,5 @@ def convert(config, state, source="the checkpoint"):
 
 def write(model, config, output):
     """DIR/saved_model of a converted ParseNet: `raw` and serving_default, and the metadata."""
-    os.makedirs(output, exist_ok=True)
     size = config["in_size"]
-    return export.write_raw(model, lambda image: model(image), os.path.join(output, "saved_model"),
-                            [tf.TensorSpec([1, size, size, 3], tf.float32, name="image")],
-                            export.describe(MODEL, dict(config)))
+    return export.write_raw(model, lambda image: model(image), output, [1, size, size, 3], MODEL, config)

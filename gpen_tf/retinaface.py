@@ -23,10 +23,7 @@ retinaface_boxes.priors).
 `raw` signature (also serving_default) is that forward: `image` in, `loc`, `conf`, `landms` out.
 """
 
-import os
-
 import keras
-import tensorflow as tf
 from keras import layers, ops
 
 from common import export, porting
@@ -194,7 +191,4 @@ def convert(config, state, source="the checkpoint"):
 
 def write(model, config, output):
     """DIR/saved_model of a converted RetinaFace: `raw` and serving_default, and the metadata."""
-    os.makedirs(output, exist_ok=True)
-    return export.write_raw(model, lambda image: model(image), os.path.join(output, "saved_model"),
-                            [tf.TensorSpec([1, None, None, 3], tf.float32, name="image")],
-                            export.describe(MODEL, dict(config)))
+    return export.write_raw(model, lambda image: model(image), output, [1, None, None, 3], MODEL, config)

@@ -22,3 +22,11 @@ def random_state(keys, shapes, seed, scales=None):
         factor = next((f for prefix, f in (scales or {}).items() if key.startswith(prefix)), 1.0)
         state[key] = (value * factor).astype(np.float32)
     return state
+
+
+def fixture_state(fixture, prefix, seed, scales=None):
+    """`random_state` of the keys and shapes a fixture stored under `prefix`_keys and `prefix`_shapes
+    (shapes as "64,3,7,7" strings, as the fixture scripts write them)."""
+    keys = [str(k) for k in fixture[f"{prefix}_keys"]]
+    shapes = [tuple(int(n) for n in str(s).split(",")) for s in fixture[f"{prefix}_shapes"]]
+    return random_state(keys, shapes, seed, scales)

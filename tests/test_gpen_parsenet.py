@@ -7,16 +7,14 @@ import numpy as np
 
 from common import export, porting
 from gpen_tf import checkpoints, parsenet
-from random_state import random_state
+from random_state import fixture_state
 
 FIXTURE = np.load(pathlib.Path(__file__).parent / "fixtures" / "parsenet.npz")
 SMALL = dict(in_size=32, out_size=32, min_feat_size=8, base_ch=8, parsing_ch=19, res_depth=2, ch_range=(8, 32))
 
 
 def _official_state():
-    keys = [str(k) for k in FIXTURE["keys"]]
-    shapes = [tuple(int(n) for n in str(s).split(",")) for s in FIXTURE["shapes"]]
-    return random_state(keys, shapes, seed=7)
+    return fixture_state(FIXTURE, "parsenet", seed=7)
 
 
 def _converted():

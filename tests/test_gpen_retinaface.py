@@ -9,17 +9,15 @@ import pytest
 
 from common import export, porting, pth
 from gpen_tf import checkpoints, retinaface, retinaface_boxes
-from random_state import random_state
+from random_state import fixture_state
 
 FIXTURE = np.load(pathlib.Path(__file__).parent / "fixtures" / "retinaface_net.npz")
 
 
 def _official_state(backbone):
-    keys = [str(k) for k in FIXTURE[f"{backbone}_keys"]]
-    shapes = [tuple(int(n) for n in str(s).split(",")) for s in FIXTURE[f"{backbone}_shapes"]]
     # As the fixture script: ResNet-50's class head scaled down, so that the softmax is not saturated.
-    return random_state(keys, shapes, seed=len(backbone),
-                        scales={"ClassHead": 1e-6} if backbone == "resnet50" else {})
+    return fixture_state(FIXTURE, backbone, seed=len(backbone),
+                         scales={"ClassHead": 1e-6} if backbone == "resnet50" else {})
 
 
 @pytest.mark.parametrize("backbone", ["resnet50", "mobilenet0.25"])

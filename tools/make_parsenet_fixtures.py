@@ -47,8 +47,8 @@ def main():
         mask, image = net(torch.from_numpy(rgb.transpose(2, 0, 1).copy())[None])
     full = ParseNet(512, 512, 32, 64, 19, norm_type="bn", relu_type="LeakyReLU", ch_range=[32, 256])
     count = sum(p.numel() for p in full.parameters())
-    np.savez_compressed(os.path.join(args.output, "parsenet.npz"), keys=np.array(keys),
-                        shapes=np.array([",".join(map(str, s)) for s in shapes]), rgb=rgb,
+    np.savez_compressed(os.path.join(args.output, "parsenet.npz"), parsenet_keys=np.array(keys),
+                        parsenet_shapes=np.array([",".join(map(str, s)) for s in shapes]), rgb=rgb,
                         mask=mask[0].numpy().transpose(1, 2, 0), image=image[0].numpy().transpose(1, 2, 0),
                         official_count=np.array(count))
     print(f"{len(keys)} tensors; mask {tuple(mask.shape)}; GPEN's ParseNet has {count:,} parameters")
