@@ -81,6 +81,14 @@ def output_file(flag_values, flag, extensions, overwrite):
     _writable_parent(flag, path)
 
 
+def keyword_or_path(flag_values, flag, *keywords):
+    """A usage error unless --flag is one of `keywords` or names a file or folder that exists."""
+    value = getattr(flag_values, flag)
+    if value not in keywords and not os.path.exists(value):
+        raise app.UsageError(f"--{flag}={value}: no such file or folder (give "
+                             f"{' or '.join(keywords)}, or the path of an export)")
+
+
 def converted(convert, *args, **kwargs):
     """`convert(*args, **kwargs)` of a checkpoint converter; a checkpoint that cannot be read or does
     not fit (CheckpointError, PortingError) is printed in one line, exit 1."""

@@ -208,6 +208,14 @@ def load(path, model):
     return loaded, metadata
 
 
+def load_raw(path, model):
+    """(the `raw` signature of a converted `model` export in `path` as a function of a float32 NumPy
+    image [1, H, W, 3] -> {name: NumPy output}, the export's metadata); errors as `load`'s."""
+    loaded, metadata = load(path, model)
+    raw = loaded.signatures["raw"]
+    return (lambda image: {k: v.numpy() for k, v in raw(image=tf.constant(image, tf.float32)).items()}), metadata
+
+
 def check_model(metadata, path, model):
     """A ValueError unless the export in `path` with `metadata` is one of `model` (None: any)."""
     if model is not None and metadata.get("model") != model:

@@ -16,7 +16,6 @@ float32 RGB [1, H, W, 3] in [0, 1] -> `image`; `load(DIR)` gives the network and
 """
 
 import numpy as np
-import tensorflow as tf
 
 from common import export, porting
 from gpen_tf import rrdbnet
@@ -35,29 +34,32 @@ def _tiles(length, tile, pad):
 
 def upscale(network, photo, scale, tile=0, pad=10):
     """uint8 RGB photo [H, W, 3] -> uint8 [about scale * H, scale * W, 3] (see the module docstring).
-    `network` maps float32 [1, h, w, 3] in [0, 1] to [1, scale * h, scale * w, 3]."""
+    `network` maps float32 [1, h, w, 3] in [0, 1] to [1, scale * h, scale * w, 3]. Tiles are turned
+    into uint8 as they come (clipping and rounding are per pixel), so a large photo costs its uint8
+    input and output and one tile's activations."""
     photo = np.asarray(photo)
     if photo.dtype != np.uint8 or photo.ndim != 3 or photo.shape[2] != 3:
         raise ValueError(f"a photo is uint8 [H, W, 3], got {photo.dtype} {photo.shape}")
     factor = rrdbnet.unshuffle_factor(scale)
-    x = photo.astype(np.float32) / 255.0
-    h_pad = w_pad = 0
-    if factor > 1:
-        h_pad, w_pad = -photo.shape[0] % factor, -photo.shape[1] % factor
-        x = np.pad(x, ((0, h_pad), (0, w_pad), (0, 0)), mode="reflect")
+    h_pad, w_pad = (-photo.shape[0] % factor, -photo.shape[1] % factor) if factor > 1 else (0, 0)
+    padded = np.pad(photo, ((0, h_pad), (0, w_pad), (0, 0)), mode="reflect")
+    height, width = padded.shape[:2]
+
+    def run(piece):
+        out = np.asarray(network(piece.astype(np.float32)[None] / np.float32(255.0)))[0]
+        return np.round(np.clip(out, 0.0, 1.0) * 255.0).astype(np.uint8)
+
     if tile > 0:
-        height, width = x.shape[:2]
-        out = np.zeros((height * scale, width * scale, 3), np.float32)
+        out = np.zeros((height * scale, width * scale, 3), np.uint8)
         for top, bottom, top_pad, bottom_pad in _tiles(height, tile, pad):
             for left, right, left_pad, right_pad in _tiles(width, tile, pad):
-                piece = np.asarray(network(x[None, top_pad:bottom_pad, left_pad:right_pad]))[0]
+                piece = run(padded[top_pad:bottom_pad, left_pad:right_pad])
                 y0, x0 = (top - top_pad) * scale, (left - left_pad) * scale
                 out[top * scale:bottom * scale, left * scale:right * scale] = (
                     piece[y0:y0 + (bottom - top) * scale, x0:x0 + (right - left) * scale])
     else:
-        out = np.asarray(network(x[None]))[0]
-    out = out[:out.shape[0] - h_pad, :out.shape[1] - w_pad]
-    return np.round(np.clip(out, 0.0, 1.0) * 255.0).astype(np.uint8)
+        out = run(padded)
+    return out[:out.shape[0] - h_pad, :out.shape[1] - w_pad]
 
 
 def convert(config, state, source="the checkpoint"):
@@ -74,6 +76,11 @@ def write(model, config, output):
 
 def load(path):
     """(network: float32 [1, h, w, 3] -> [1, s h, s w, 3], scale) of a converted RRDBNet export."""
-    loaded, metadata = export.load(path, MODEL)
-    raw = loaded.signatures["raw"]
-    return (lambda image: raw(image=tf.constant(image))["image"]), int(metadata["config"]["scale"])
+    raw, metadata = export.load_raw(path, MODEL)
+    return (lambda image: raw(image)["image"]), int(metadata["config"]["scale"])
+
+
+def upscaler(path, tile=0):
+    """(upscale: uint8 photo -> uint8 photo, scale) of a converted RRDBNet export, `tile` as upscale's."""
+    network, scale = load(path)
+    return (lambda photo: upscale(network, photo, scale, tile)), scale

@@ -19,7 +19,8 @@ fit is named with the keys that do not.
 The other networks of GPEN's whole-photo pipeline convert too, into DIR/saved_model alone, with a `raw`
 signature: RealESRNet's realesrnet_x1/x2/x4.pth (background super-resolution, gpen_tf/background.py)
 RetinaFace-R50.pth (face detection, gpen_tf/retinaface.py) and ParseNet-latest.pth (the paste mask,
-gpen_tf/parsenet.py).
+gpen_tf/parsenet.py); `python -m gpen_tf.restore` takes those folders as --background, --detector
+and --mask, the official whole-photo pipeline.
 
 Exit codes: 0 written; 1 a checkpoint that cannot be read or does not fit; 2 bad arguments.
 """

@@ -4,10 +4,14 @@
 colour map: 255 for the face's parts, 0 for background (0), hat (14) and cloth (18). Then
 `face_enhancement.py`'s `mask_postprocess` divides it by 255, zeroes a border of 26 pixels and blurs it
 twice with cv2.GaussianBlur (101 x 101, sigma 4; cv2's default border, which reflects without
-repeating the edge pixel).
+repeating the edge pixel). `ParseNet.load(path)` makes that mask for a restored face with a converted
+ParseNet-latest.pth, as face_enhancement.py does: the face resized to ParseNet's size (512) by
+cv2.resize, RGB in [-1, 1], the class scores, the mask, `soften`, resized back to the face's size.
 """
 
 import numpy as np
+
+from gpen_tf import opencv
 
 # FaceParse.MASK_COLORMAP: the mask value of each of the 19 classes.
 CLASS_VALUES = np.array([0, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 0, 255, 255,
@@ -55,3 +59,26 @@ def soften(mask):
     soft[:, :BORDER] = 0
     soft[:, -BORDER:] = 0
     return gaussian_blur(gaussian_blur(soft))
+
+
+class ParseNet:
+    """The official paste mask of restored faces: a function of a uint8 RGB face [S, S, 3] -> float32
+    [S, S] in [0, 1]. `network` maps float32 RGB [1, P, P, 3] in [-1, 1] to {"mask": class scores
+    [1, P, P, 19]}, as a converted ParseNet's `raw` signature (`ParseNet.load`); `size` is P."""
+
+    def __init__(self, network, size):
+        self.network, self.size = network, int(size)
+
+    @classmethod
+    def load(cls, path):
+        """The mask of a converted ParseNet (the folder `gpen_tf.convert` wrote, or its saved_model)."""
+        from common import export  # TensorFlow
+        from gpen_tf import parsenet
+        network, metadata = export.load_raw(path, parsenet.MODEL)
+        return cls(network, metadata["config"]["in_size"])
+
+    def __call__(self, face):
+        size = face.shape[0]
+        image = opencv.resize_linear(face, self.size, self.size) / 255.0 * 2 - 1  # FaceParse.img2tensor
+        scores = np.asarray(self.network(image[None].astype(np.float32))["mask"])[0]
+        return opencv.resize_linear(soften(parse_mask(scores)), size, size)

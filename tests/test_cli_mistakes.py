@@ -103,3 +103,13 @@ def test_a_mistake_is_one_line_and_exit_2(place, module, args, message):
     assert snapshot(place) == before and sorted(os.listdir(place)) == [
         "a_file", "a_folder", "existing.png", "inputs"]
 
+
+
+def test_a_keyword_or_an_existing_path(place):
+    # gpen_tf.restore's --detector, --mask and --background, checked before TensorFlow loads.
+    for value in ("feather", str(place / "a_folder"), str(place / "a_file")):
+        cli.keyword_or_path(types.SimpleNamespace(mask=value), "mask", "feather")
+    with pytest.raises(app.UsageError) as raised:
+        cli.keyword_or_path(types.SimpleNamespace(mask=str(place / "parsenet")), "mask", "feather")
+    assert str(raised.value) == (f"--mask={place / 'parsenet'}: no such file or folder (give feather, "
+                                 "or the path of an export)")

@@ -11,11 +11,13 @@ from skimage import data as skdata
 
 from clitools import run
 from common import export, images
-from gpen_tf import faces, serving
+from gpen_tf import detection, faces, opencv, serving
 from test_gpen_tools import darkening_generator
 
-PLACES = ((1.0, (40, 60)), (0.5, (560, 420)))  # (scale, (x, y) of the top-left corner)
-CANVAS = (760, 900)  # height, width
+# (scale, (x, y) of the top-left corner): MTCNN's box of the first face is 104 px wide, of the second
+# 42 px, under faces.SMALL_FACE.
+PLACES = ((1.25, (40, 60)), (0.5, (710, 480)))
+CANVAS = (760, 980)  # height, width
 
 
 def _resize(image, scale):
@@ -40,7 +42,7 @@ def photo():
 
 @pytest.fixture(scope="module")
 def detector():
-    return faces.mtcnn_detector()
+    return detection.MTCNN()
 
 
 def test_template_is_the_official_reference_at_the_models_size():
@@ -57,7 +59,7 @@ def test_similarity_recovers_a_rotation_scale_and_shift():
     src = faces.REFERENCE_POINTS
     matrix = faces.similarity(src, src @ rotation.T + shift)
     np.testing.assert_allclose(matrix, np.hstack([rotation, shift[:, None]]), atol=1e-9)
-    np.testing.assert_allclose(faces.invert(matrix) @ np.append(matrix @ [3.0, 5.0, 1.0], 1), [3, 5])
+    np.testing.assert_allclose(opencv.invert_affine(matrix) @ np.append(matrix @ [3.0, 5.0, 1.0], 1), [3, 5])
 
 
 class _FakeDetector:
@@ -70,16 +72,20 @@ class _FakeDetector:
 
 def _detection(x, y, w, h, confidence=0.99):
     points = {name: (x + w * fx, y + h * fy) for name, (fx, fy) in zip(
-        faces.LANDMARKS, [(0.3, 0.4), (0.7, 0.4), (0.5, 0.6), (0.35, 0.8), (0.65, 0.8)])}
+        detection.LANDMARKS, [(0.3, 0.4), (0.7, 0.4), (0.5, 0.6), (0.35, 0.8), (0.65, 0.8)])}
     return {"box": [x, y, w, h], "confidence": confidence, "keypoints": points}
 
 
 def test_weak_and_tiny_detections_are_left_out_and_the_largest_comes_first():
-    found = faces.detect(_FakeDetector([
+    detector = detection.MTCNN(_FakeDetector([
         _detection(0, 0, 40, 50), _detection(100, 0, 80, 90), _detection(0, 100, 60, 60, 0.5),
-        _detection(200, 200, 20, 30)]), np.zeros((300, 300, 3), np.uint8))
-    assert [f.box for f in found] == [(100, 0, 80, 90), (0, 0, 40, 50)]
+        _detection(200, 200, 20, 30)]))
+    found = detector(np.zeros((300, 300, 3), np.uint8))
+    assert [f.box for f in found] == [(100, 0, 80, 90), (0, 0, 40, 50), (200, 200, 20, 30)]
     assert found[0].landmarks.shape == (5, 2)
+    restored = faces.PhotoRestorer(lambda crops: crops, size=32, detector=detector)(
+        np.zeros((300, 300, 3), np.uint8))
+    assert [f.box for f in restored.faces] == [(100, 0, 80, 90), (0, 0, 40, 50)]  # 20 px < min_face
 
 
 def test_overlapping_faces_take_the_larger_mask_and_the_rest_stays_exact():
@@ -88,8 +94,8 @@ def test_overlapping_faces_take_the_larger_mask_and_the_rest_stays_exact():
     # Two faces 40 px apart, each its crop at scale 1. Where both masks are full the first face keeps
     # the pixel; the second takes it where its mask is the larger (where the first one fades out).
     shifts = [np.array([[1.0, 0, -20], [0, 1, -20]]), np.array([[1.0, 0, -60], [0, 1, -20]])]
-    pasted = faces.paste(photo, np.stack([np.full((size, size, 3), v, np.uint8) for v in (10, 200)]),
-                         shifts, size)
+    pasted = faces.paste(photo, [np.full((size, size, 3), v, np.uint8) for v in (10, 200)],
+                         [faces.feather(size)] * 2, shifts)
     assert pasted[52, 52].tolist() == [10] * 3 and pasted[52, 92].tolist() == [200] * 3  # centres
     assert pasted[52, 70].tolist() == [10] * 3 and pasted[52, 81].tolist() == [200] * 3
     assert (pasted[:, 130:] == 77).all() and (pasted[100:] == 77).all()  # far from both: untouched
@@ -97,7 +103,7 @@ def test_overlapping_faces_take_the_larger_mask_and_the_rest_stays_exact():
 
 def test_both_faces_are_found_aligned_and_put_back_in_place(photo, detector):
     canvas, placed = photo
-    alone = faces.detect(detector, skdata.astronaut())[0].landmarks
+    alone = detector(skdata.astronaut())[0].landmarks
     restorer = faces.PhotoRestorer(lambda crops: crops, size=128, detector=detector)  # the identity
     result = restorer(canvas)
     assert len(result.faces) == 2 and result.photo.shape == canvas.shape
@@ -105,11 +111,19 @@ def test_both_faces_are_found_aligned_and_put_back_in_place(photo, detector):
         eyes = np.linalg.norm(alone[1] - alone[0]) * scale
         assert np.abs(face.landmarks - (alone * scale + [left, top])).max() < 0.15 * eyes
     # Each crop is the face on the template: its eyes where the template has them.
-    again = faces.detect(detector, result.crops[0])[0].landmarks
+    again = detector(result.crops[0])[0].landmarks
     assert np.abs(again - faces.template(128)).max() < 0.1 * 128
-    # The identity restorer gives back the photo, but for two bilinear warps in the face windows.
+    # The identity restorer gives back the photo, but for two bilinear warps in the face windows, and
+    # for the 3 x 3 blur of the face whose box is under 100 px (the official rule for small faces).
     difference = np.abs(result.photo.astype(int) - canvas)
-    assert difference.mean() < 0.5 and np.percentile(difference[difference > 0], 50) <= 3
+    assert [min(face.box[2:]) >= faces.SMALL_FACE for face in result.faces] == [True, False]
+    detail = []  # the share of each face's fine detail kept: energy of second differences, after / before
+    for face in result.faces:
+        x, y, w, h = face.box
+        before, after = (np.diff(image[y:y + h, x:x + w].astype(float), 2, axis=0)
+                         for image in (canvas, result.photo))
+        detail.append((after ** 2).mean() / (before ** 2).mean())
+    assert difference.mean() < 0.5 and detail[1] < 0.8 * detail[0]  # measured 0.26 against 0.38
 
 
 def test_pixels_away_from_the_faces_are_kept_exactly(photo, detector):
@@ -160,10 +174,10 @@ def test_a_rotated_face_is_aligned_and_a_face_at_the_border_restored(detector):
     angle = np.deg2rad(20)  # turn the photo 20 degrees about its centre
     c, s = np.cos(angle), np.sin(angle)
     to_source = np.array([[c, -s, 256 - 256 * c + 256 * s], [s, c, 256 - 256 * s - 256 * c]])
-    rotated = np.round(faces.warp(astronaut.astype(np.float32), to_source, 512, 512)).astype(np.uint8)
+    rotated = opencv.warp_affine(astronaut, opencv.invert_affine(to_source), 512, 512)
     result = faces.PhotoRestorer(lambda crops: crops, size=128, detector=detector)(rotated)
     assert len(result.faces) == 1
-    upright = faces.detect(detector, result.crops[0])[0].landmarks  # the crop undoes the turn
+    upright = detector(result.crops[0])[0].landmarks  # the crop undoes the turn
     assert np.abs(upright - faces.template(128)).max() < 0.1 * 128
     corner = np.ascontiguousarray(astronaut[40:, 150:])  # the face 30 px from the top and left edges
     darker = faces.PhotoRestorer(lambda crops: crops // 2, size=128, detector=detector)(corner)

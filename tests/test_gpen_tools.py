@@ -38,7 +38,10 @@ def smooth_faces(n, h, w, seed=0):
 def test_restore_keeps_the_shape_and_an_identity_generator_keeps_the_face():
     generator = identity_generator()
     same = smooth_faces(2, SIZE, SIZE)
-    np.testing.assert_array_equal(serving.restore_uint8(generator, same).numpy(), same)
+    # Truncated to uint8 as the official FaceGAN does: a value that comes back a hair under its level
+    # (float rounding of / 255 and * 255) drops by one; none goes up or further.
+    kept = serving.restore_uint8(generator, same).numpy().astype(int) - same
+    assert set(np.unique(kept)) <= {-1, 0} and (kept == 0).mean() > 0.5
     faces = smooth_faces(2, 30, 45)  # not square, not the model's size
     out = serving.restore_uint8(generator, faces).numpy()
     assert out.shape == faces.shape and out.dtype == np.uint8
@@ -48,7 +51,9 @@ def test_restore_keeps_the_shape_and_an_identity_generator_keeps_the_face():
 
 
 def test_exported_restorer_serves_any_size(tmp_path):
-    generator = identity_generator()
+    # Not the identity nor x -> 0.75 x: their values sit on whole levels, where truncation to uint8,
+    # as the official FaceGAN does it, turns a float ulp between eager and graph into a level.
+    generator = keras.Sequential([keras.Input((SIZE, SIZE, 3)), keras.layers.Rescaling(0.7, offset=-0.21)])
     path = serving.export_restorer(generator, str(tmp_path / "saved_model"),
                                    metadata=export.describe("GPEN"))
     serve = tf.saved_model.load(path).signatures["serving_default"]
@@ -56,7 +61,8 @@ def test_exported_restorer_serves_any_size(tmp_path):
         faces = smooth_faces(*shape, seed=1)
         out = serve(images=tf.constant(faces))["images"].numpy()
         assert out.shape == faces.shape and out.dtype == np.uint8
-        np.testing.assert_array_equal(out, serving.restore_uint8(generator, faces).numpy())
+        eager = serving.restore_uint8(generator, faces).numpy()
+        assert np.abs(out.astype(int) - eager).max() <= 1 and (out == eager).mean() > 0.999
 
 
 def test_size_must_match_the_generator():

@@ -18,7 +18,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # This package first: importing it sets TensorFlow's CPU options, read when TensorFlow loads.
-from gpen_tf import faces, networks, serving  # noqa: E402
+from gpen_tf import detection, faces, networks, serving  # noqa: E402
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -62,31 +62,20 @@ def main(argv):
     del argv
     generator = networks.generator(FLAGS.size, FLAGS.channel_multiplier, FLAGS.narrow)
     restore_fn = tf.function(lambda crops: serving.restore_uint8(generator, crops, FLAGS.size))
-    detector = faces.mtcnn_detector()
+    detector = detection.MTCNN()
     flags_line = " ".join(f for f in ("avx512_bf16", "avx512f", "avx2")
                           if f in open("/proc/cpuinfo").read().split())
     print(f"GPEN {FLAGS.size} px (cm {FLAGS.channel_multiplier}, narrow {FLAGS.narrow}), "
           f"{FLAGS.megapixels} MP photo, {os.cpu_count()} cores ({flags_line}), TF {tf.__version__}")
     for count in (int(c) for c in FLAGS.faces):
         photo = photo_with_faces(count, FLAGS.megapixels)
-        found = faces.detect(detector, photo)
-        detect = median_seconds(lambda: faces.detect(detector, photo), FLAGS.repeats)
+        found = detector(photo)
+        detect = median_seconds(lambda: detector(photo), FLAGS.repeats)
         restorer = faces.PhotoRestorer(lambda crops: restore_fn(tf.constant(crops)).numpy(),
-                                       size=FLAGS.size, detector=_Known(found))
+                                       size=FLAGS.size, detector=lambda _: found)
         restore = median_seconds(lambda: restorer(photo), FLAGS.repeats)
         print(f"{count} face(s), {len(found)} found: detect {detect:.2f} s, restore {restore:.2f} s, "
               f"total {detect + restore:.2f} s")
-
-
-class _Known:
-    """A detector that returns faces already found, so that "restore" times the rest alone."""
-
-    def __init__(self, found):
-        self.found = found
-
-    def detect_faces(self, photo):
-        return [{"box": list(f.box), "confidence": f.score,
-                 "keypoints": dict(zip(faces.LANDMARKS, map(tuple, f.landmarks)))} for f in self.found]
 
 
 if __name__ == "__main__":
