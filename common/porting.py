@@ -75,6 +75,13 @@ class Porting:
             if not np.allclose(np.asarray(self.state[key], np.float32), value, rtol=1e-6, atol=1e-7):
                 self.problems.append(f"'{key}' differs from the fixed values of the model")
 
+    def skip(self, key, shape=None):
+        """A key the model leaves out on purpose (a feature network's classifier): used, and its shape
+        checked when `shape` is given, but not assigned."""
+        self.used.add(key)
+        if shape is not None and tuple(np.shape(self.state[key])) != tuple(shape):
+            self.problems.append(f"'{key}' has shape {tuple(np.shape(self.state[key]))}, expected {tuple(shape)}")
+
     def batch_norm(self, layer, prefix):
         for variable, name in [(layer.gamma, "weight"), (layer.beta, "bias"),
                                (layer.moving_mean, "running_mean"),
