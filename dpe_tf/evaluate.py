@@ -9,7 +9,9 @@ exported SavedModel, see dpe_tf/enhance.py) each input is enhanced at its own si
 inputs themselves are scored, the baseline every enhancer must beat. Metrics are those of the DPE paper
 as `common.metrics` computes them, on the uint8 RGB images: PSNR in dB (peak 255, capped at 100 dB for
 identical images), SSIM (Gaussian window 11, sigma 1.5, averaged over R, G, B) and the mean CIE76
-colour difference in CIELab (D65); the averages are means of the per-image values.
+colour difference in CIELab (D65); and LPIPS v0.1 (common/lpips.py, as the lpips package) when
+--metric_weights holds its files (common/metric_weights.py; otherwise one line says it is left out).
+The averages are means of the per-image values.
 
 Every input is accounted for: files that cannot be read, inputs without a target (or with two),
 sizes that differ from the target's, or images smaller than SSIM's 11x11 window are named on stderr
@@ -23,22 +25,26 @@ import sys
 
 from absl import flags
 
-from common import cli
+from common import cli, metric_weights
 
 flags.DEFINE_string("model", None, "An exported SavedModel folder (<model_dir>/saved_model). Optional: "
                     "without it the inputs themselves are scored (the do-nothing baseline).")
 flags.DEFINE_string("input", None, "A folder of input photos (or one file).")
 flags.DEFINE_string("target", None, "A folder of target photos (or one file), matched to the inputs by "
                     "file name stem, e.g. the expert_c retouches of MIT-Adobe FiveK.")
+metric_weights.define_flags()
 FLAGS = flags.FLAGS
+
 
 def main(argv):
     cli.check_arguments(argv, FLAGS, "input", "target")
+    metric_weights.check_flags()
     from common import formats  # TensorFlow, once the flags are known to be good
     from dpe_tf.scoring import evaluate, match_files
     try:
         pairs, failures, unused = match_files(FLAGS.input, FLAGS.target)
         enhance = formats.load(FLAGS.model, "DPE").serving() if FLAGS.model else None
+        lpips, note = metric_weights.lpips_or_note(FLAGS.metric_weights, FLAGS.lpips_net)
     except (FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
@@ -46,11 +52,13 @@ def main(argv):
         print(f"failed: {name}: {reason}", file=sys.stderr)
     if unused:
         print(f"note: {len(unused)} targets have no input: {', '.join(unused)}", file=sys.stderr)
+    if note:
+        print(f"note: {note}", file=sys.stderr)
 
     print(f"scoring {'the outputs of ' + FLAGS.model if FLAGS.model else 'the inputs (no --model)'} "
           f"against {FLAGS.target}", file=sys.stderr)
     total = len(pairs) + len(failures)
-    _, failed = evaluate(pairs, enhance) if pairs else ({}, [])
+    _, failed = evaluate(pairs, enhance, lpips=lpips) if pairs else ({}, [])
     failures += failed
     if failures:
         print(f"{len(failures)} of {total} inputs failed: " + ", ".join(name for name, _ in failures),

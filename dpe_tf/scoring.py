@@ -1,6 +1,6 @@
 """Scoring photos against their targets as the DPE paper does: PSNR, SSIM and CIELab deltaE per
-image (common.metrics on uint8 RGB), a table row per image as it goes and the mean; dpe_tf.evaluate
-is its command line."""
+image (common.metrics on uint8 RGB), and LPIPS when its weights are given (common/lpips.py), a table
+row per image as it goes and the mean; dpe_tf.evaluate is its command line."""
 
 import collections
 import os
@@ -12,7 +12,7 @@ import tensorflow as tf
 from common import images, metrics
 
 METRICS = ("psnr", "ssim", "delta_e")
-_HEADERS = ("PSNR (dB)", "SSIM", "deltaE")
+_HEADERS = ("PSNR (dB)", "SSIM", "deltaE", "LPIPS")
 SSIM_WINDOW = 11
 
 Pair = collections.namedtuple("Pair", "name input target")
@@ -55,18 +55,22 @@ def match_files(inputs, targets):
     return pairs, failures, unused
 
 
-def score(output, target):
-    """PSNR, SSIM and deltaE of one uint8 [H, W, 3] image against its target, as a dict of floats."""
+def score(output, target, lpips=None):
+    """PSNR, SSIM and deltaE (and LPIPS, given the metric) of one uint8 [H, W, 3] image against its
+    target, as a dict of floats."""
     x = tf.constant(output[None], tf.float32) / 255.0
     y = tf.constant(target[None], tf.float32) / 255.0
-    return {name: float(getattr(metrics, name)(x, y)[0]) for name in METRICS}
+    scores = {name: float(getattr(metrics, name)(x, y)[0]) for name in METRICS}
+    if lpips is not None:
+        scores["lpips"] = float(lpips(x, y)[0])
+    return scores
 
 
 def _size(image):
     return f"{image.shape[1]}x{image.shape[0]}"
 
 
-def score_pair(pair, enhance=None):
+def score_pair(pair, enhance=None, lpips=None):
     """Scores of one Pair; raises ValueError (naming the file and the reason) if it cannot be scored."""
     try:
         source = images.read_image(pair.input)
@@ -81,33 +85,31 @@ def score_pair(pair, enhance=None):
     output = source if enhance is None else enhance(source)
     if output.shape != target.shape:  # a SavedModel that does not keep the size (not a DPE export)
         raise ValueError(f"the model turned {pair.input} ({_size(source)}) into {_size(output)}")
-    return score(output, target)
+    return score(output, target, lpips)
 
 
-def evaluate(pairs, enhance=None, out=sys.stdout, err=sys.stderr):
+def evaluate(pairs, enhance=None, out=sys.stdout, err=sys.stderr, lpips=None):
     """Scores every pair, printing a table row per image as it goes and the mean at the end.
 
-    `enhance` maps a uint8 [H, W, 3] image to its enhanced version (None: score the inputs).
-    Returns (results {name: scores}, failures [(name, reason)]).
+    `enhance` maps a uint8 [H, W, 3] image to its enhanced version (None: score the inputs); `lpips`
+    (common.lpips.LPIPS) adds its column. Returns (results {name: scores}, failures [(name, reason)]).
     """
     width = max([len(p.name) for p in pairs] + [len("mean (99999 images)")])
-    line = f"{{:<{width}}}  {{:>10}}  {{:>8}}  {{:>8}}"
-    print(line.format("image", *_HEADERS), file=out, flush=True)
+    names = METRICS + (("lpips",) if lpips is not None else ())
+    line = f"{{:<{width}}}  {{:>10}}" + "  {:>8}" * (len(names) - 1)
+    print(line.format("image", *_HEADERS[:len(names)]), file=out, flush=True)
     results, failures = {}, []
     for pair in pairs:
         try:
-            results[pair.name] = scores = score_pair(pair, enhance)
+            results[pair.name] = scores = score_pair(pair, enhance, lpips)
         except (ValueError, tf.errors.OpError) as error:
             reason = error.message if isinstance(error, tf.errors.OpError) else str(error)
             failures.append((pair.name, reason))
             print(f"failed: {pair.name}: {reason}", file=err, flush=True)
             continue
-        print(line.format(pair.name, *_formatted(scores)), file=out, flush=True)
+        print(line.format(pair.name, *(f"{scores[m]:.4f}" for m in names)), file=out, flush=True)
     if results:
-        mean = {m: float(np.mean([r[m] for r in results.values()])) for m in METRICS}
-        print(line.format(f"mean ({len(results)} images)", *_formatted(mean)), file=out, flush=True)
+        mean = {m: float(np.mean([r[m] for r in results.values()])) for m in names}
+        print(line.format(f"mean ({len(results)} images)", *(f"{mean[m]:.4f}" for m in names)), file=out,
+              flush=True)
     return results, failures
-
-
-def _formatted(scores):
-    return f"{scores['psnr']:.4f}", f"{scores['ssim']:.4f}", f"{scores['delta_e']:.4f}"

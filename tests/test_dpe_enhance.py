@@ -195,12 +195,12 @@ def test_enhance_writes_same_size_outputs_and_names_bad_files(exported, tmp_path
 # --- python -m dpe_tf.evaluate ---------------------------------------------------------------------
 
 
-def table(stdout):
-    """{name: (psnr, ssim, delta_e)} from the printed table."""
+def table(stdout, columns=3):
+    """{name: (psnr, ssim, delta_e[, lpips])} from the printed table."""
     rows = {}
     for line in stdout.strip().splitlines()[1:]:
-        *name, p, s, e = line.split()
-        rows[" ".join(name)] = (float(p), float(s), float(e))
+        words = line.split()
+        rows[" ".join(words[:-columns])] = tuple(float(v) for v in words[-columns:])
     return rows
 
 
@@ -238,6 +238,8 @@ def test_evaluate_scores_exactly_and_names_every_failure(identity_exported, eval
         assert "broken.png" in result.stderr and "cannot read image" in result.stderr
         assert "extra.png" in result.stderr  # a target without an input: a note
         assert "3 of 6 inputs failed" in result.stderr
+        assert ("note: LPIPS left out: give --metric_weights=DIR with lpips/alex.pth and "
+                "alexnet-owt-7be5be79.pth in it") in result.stderr
     rows = table(with_model.stdout)
     assert rows == table(baseline.stdout)  # the identity generator changes nothing
     assert set(rows) == {"a.png", "b.png", "c.png", "mean (3 images)"}
@@ -262,3 +264,35 @@ def test_evaluate_bad_arguments_exit_2(eval_folders, tmp_path):
     no_model = run("dpe_tf.evaluate", f"--model={tmp_path}", f"--input={root / 'input'}",
                    f"--target={root / 'target'}", check=False)
     assert no_model.returncode == 2 and "no SavedModel" in no_model.stderr
+
+
+def test_evaluate_adds_lpips_from_the_metric_weights_folder(eval_folders, tmp_path):
+    from test_lpips import _state  # the lpips package's heads and a seeded AlexNet (tests/fixtures/lpips.npz)
+    from common import lpips, porting
+    from pth_writer import save_state_dict
+
+    state = _state("alex")
+    (tmp_path / "weights" / "lpips").mkdir(parents=True)
+    save_state_dict(tmp_path / "weights" / "lpips" / "alex.pth", {k: v for k, v in state.items() if k.startswith("lin")})
+    save_state_dict(tmp_path / "weights" / "alexnet-owt-7be5be79.pth",
+                    {k: v for k, v in state.items() if not k.startswith("lin")})
+    root, pairs = eval_folders
+    result = run("dpe_tf.evaluate", f"--input={root / 'input'}", f"--target={root / 'target'}",
+                 f"--metric_weights={tmp_path / 'weights'}", check=False)
+    assert result.returncode == 1 and "LPIPS" in result.stdout.splitlines()[0] and "LPIPS left out" not in result.stderr
+    rows = table(result.stdout, columns=4)
+    metric = porting.ported(lpips.LPIPS("alex"), lambda m, p: m.port(p), state)
+    for name, (x, y, _) in pairs.items():
+        expected = metric(x[None] / 255.0, y[None] / 255.0)[0]
+        assert rows[f"{name}.png"][3] == pytest.approx(expected, abs=1e-4) and expected > 0
+    weights = tmp_path / "weights"
+    absent = run("dpe_tf.evaluate", f"--input={root / 'input'}", f"--target={root / 'target'}",
+                 f"--metric_weights={weights}", "--lpips_net=vgg", check=False)
+    assert (f"note: LPIPS left out: {weights / 'lpips' / 'vgg.pth'} and {weights / 'vgg16-397923af.pth'} "
+            "not found") in absent.stderr and absent.returncode == 1  # the inputs that fail, as above
+    save_state_dict(weights / "lpips" / "alex.pth", {f"lin{k}.model.1.weight": np.zeros((1, c, 1, 1))
+                                                     for k, c in enumerate((64, 128, 256, 512, 512))})
+    wrong = run("dpe_tf.evaluate", f"--input={root / 'input'}", f"--target={root / 'target'}",
+                f"--metric_weights={weights}", check=False)
+    errors = [line for line in wrong.stderr.splitlines() if line.startswith("error:")]
+    assert wrong.returncode == 2 and len(errors) == 1 and "'lin1.model.1.weight' has shape (1, 128, 1, 1)" in errors[0]
