@@ -8,7 +8,7 @@
     DIR/vgg16-397923af.pth                     torchvision keeps its downloads: ~/.cache/torch/hub/checkpoints/)
 
 A metric whose files are not there is left out of the table with one line that says which files
-(`lpips_or_note`); it is never reported as zero.
+(`lpips_or_note`, `fid_or_note`); it is never reported as zero.
 """
 
 import os
@@ -16,12 +16,13 @@ import os
 from absl import app, flags
 
 LPIPS_BACKBONES = {"alex": "alexnet-owt-7be5be79.pth", "vgg": "vgg16-397923af.pth"}
+FID_INCEPTION = "pt_inception-2015-12-05-6726825d.pth"
 
 
 def define_flags(flag_values=flags.FLAGS):
     flags.DEFINE_string("metric_weights", None, "A folder of the learned metrics' weight files "
                         "(README, Metrics: pt_inception-...pth, lpips/alex.pth, alexnet-owt-...pth); "
-                        "without it LPIPS is left out.", flag_values=flag_values)
+                        "without it LPIPS and FID are left out.", flag_values=flag_values)
     flags.DEFINE_enum("lpips_net", "alex", sorted(LPIPS_BACKBONES), "LPIPS's backbone (alex: the "
                       "lpips package's default).", flag_values=flag_values)
 
@@ -48,3 +49,14 @@ def lpips_or_note(folder, net="alex"):
         return None, f"LPIPS left out: {' and '.join(missing)} not found"
     from common import lpips  # TensorFlow
     return lpips.load(net, heads, backbone), None
+
+
+def fid_or_note(folder):
+    """(the FID Inception's 2048-feature network, None), or (None, one line saying what is missing)."""
+    path = os.path.join(folder or "DIR", FID_INCEPTION)
+    if not folder:
+        return None, f"FID left out: give --metric_weights=DIR with {FID_INCEPTION} in it"
+    if not os.path.isfile(path):
+        return None, f"FID left out: {path} not found"
+    from common import inception  # TensorFlow
+    return inception.feature_network(inception.load(path), 2048), None

@@ -40,7 +40,7 @@ def main(argv):
     cli.check_arguments(argv, FLAGS, "input", "target")
     metric_weights.check_flags()
     from common import formats  # TensorFlow, once the flags are known to be good
-    from dpe_tf.scoring import evaluate, match_files
+    from common.paired_scores import evaluate, match_files
     try:
         pairs, failures, unused = match_files(FLAGS.input, FLAGS.target)
         enhance = formats.load(FLAGS.model, "DPE").serving() if FLAGS.model else None

@@ -14,9 +14,10 @@ from common import run_folder
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
 
 
-def run(module, *args, check=True):
+def run(module, *args, check=True, env=None):
+    """`python -m module args`, with `env` added to the environment."""
     result = subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True,
-                            env=ENV, timeout=300)
+                            env=dict(ENV, **(env or {})), timeout=300)
     if check and result.returncode:
         raise AssertionError(result.stderr[-3000:])
     return result

@@ -1,6 +1,7 @@
-"""Scoring photos against their targets as the DPE paper does: PSNR, SSIM and CIELab deltaE per
-image (common.metrics on uint8 RGB), and LPIPS when its weights are given (common/lpips.py), a table
-row per image as it goes and the mean; dpe_tf.evaluate is its command line."""
+"""Scoring images against their targets, pair by pair: PSNR, SSIM and CIELab deltaE per image
+(common.metrics on uint8 RGB), as the DPE paper scores photos, and LPIPS when its weights are given
+(common/lpips.py); a table row per image as it goes and the mean. dpe_tf.evaluate and gpen_tf.evaluate
+print it."""
 
 import collections
 import os
@@ -71,7 +72,8 @@ def _size(image):
 
 
 def score_pair(pair, enhance=None, lpips=None):
-    """Scores of one Pair; raises ValueError (naming the file and the reason) if it cannot be scored."""
+    """(scores, output, target) of one Pair; raises ValueError (naming the file and the reason) if it
+    cannot be scored."""
     try:
         source = images.read_image(pair.input)
         target = images.read_image(pair.target)
@@ -85,14 +87,15 @@ def score_pair(pair, enhance=None, lpips=None):
     output = source if enhance is None else enhance(source)
     if output.shape != target.shape:  # a SavedModel that does not keep the size (not a DPE export)
         raise ValueError(f"the model turned {pair.input} ({_size(source)}) into {_size(output)}")
-    return score(output, target, lpips)
+    return score(output, target, lpips), output, target
 
 
-def evaluate(pairs, enhance=None, out=sys.stdout, err=sys.stderr, lpips=None):
+def evaluate(pairs, enhance=None, out=sys.stdout, err=sys.stderr, lpips=None, observe=None):
     """Scores every pair, printing a table row per image as it goes and the mean at the end.
 
     `enhance` maps a uint8 [H, W, 3] image to its enhanced version (None: score the inputs); `lpips`
-    (common.lpips.LPIPS) adds its column. Returns (results {name: scores}, failures [(name, reason)]).
+    (common.lpips.LPIPS) adds its column; `observe(output, target)` sees every scored pair (e.g. to
+    gather FID's statistics). Returns (results {name: scores}, failures [(name, reason)]).
     """
     width = max([len(p.name) for p in pairs] + [len("mean (99999 images)")])
     names = METRICS + (("lpips",) if lpips is not None else ())
@@ -101,12 +104,15 @@ def evaluate(pairs, enhance=None, out=sys.stdout, err=sys.stderr, lpips=None):
     results, failures = {}, []
     for pair in pairs:
         try:
-            results[pair.name] = scores = score_pair(pair, enhance, lpips)
+            scores, output, target = score_pair(pair, enhance, lpips)
         except (ValueError, tf.errors.OpError) as error:
             reason = error.message if isinstance(error, tf.errors.OpError) else str(error)
             failures.append((pair.name, reason))
             print(f"failed: {pair.name}: {reason}", file=err, flush=True)
             continue
+        results[pair.name] = scores
+        if observe is not None:
+            observe(output, target)
         print(line.format(pair.name, *(f"{scores[m]:.4f}" for m in names)), file=out, flush=True)
     if results:
         mean = {m: float(np.mean([r[m] for r in results.values()])) for m in names}
