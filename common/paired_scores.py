@@ -119,3 +119,22 @@ def evaluate(pairs, enhance=None, out=sys.stdout, err=sys.stderr, lpips=None, ob
         print(line.format(f"mean ({len(results)} images)", *(f"{mean[m]:.4f}" for m in names)), file=out,
               flush=True)
     return results, failures
+
+
+def report_unscored(failures, unused, notes=(), err=sys.stderr):
+    """Before the table: each input that cannot be scored, the targets without an input, and the
+    tool's `notes` (metrics left out), one line each."""
+    for name, reason in failures:
+        print(f"failed: {name}: {reason}", file=err)
+    if unused:
+        print(f"note: {len(unused)} targets have no input: {', '.join(unused)}", file=err)
+    for note in notes:
+        if note:
+            print(f"note: {note}", file=err)
+
+
+def exit_after(failures, total, err=sys.stderr):
+    """After the table: the failed inputs named in one line, and exit 1 if there are any, else 0."""
+    if failures:
+        print(f"{len(failures)} of {total} inputs failed: " + ", ".join(name for name, _ in failures), file=err)
+    sys.exit(1 if failures else 0)

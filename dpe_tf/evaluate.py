@@ -40,7 +40,7 @@ def main(argv):
     cli.check_arguments(argv, FLAGS, "input", "target")
     metric_weights.check_flags()
     from common import formats  # TensorFlow, once the flags are known to be good
-    from common.paired_scores import evaluate, match_files
+    from common.paired_scores import evaluate, exit_after, match_files, report_unscored
     try:
         pairs, failures, unused = match_files(FLAGS.input, FLAGS.target)
         enhance = formats.load(FLAGS.model, "DPE").serving() if FLAGS.model else None
@@ -48,22 +48,13 @@ def main(argv):
     except (FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
-    for name, reason in failures:
-        print(f"failed: {name}: {reason}", file=sys.stderr)
-    if unused:
-        print(f"note: {len(unused)} targets have no input: {', '.join(unused)}", file=sys.stderr)
-    if note:
-        print(f"note: {note}", file=sys.stderr)
+    report_unscored(failures, unused, [note])
 
     print(f"scoring {'the outputs of ' + FLAGS.model if FLAGS.model else 'the inputs (no --model)'} "
           f"against {FLAGS.target}", file=sys.stderr)
     total = len(pairs) + len(failures)
     _, failed = evaluate(pairs, enhance, lpips=lpips) if pairs else ({}, [])
-    failures += failed
-    if failures:
-        print(f"{len(failures)} of {total} inputs failed: " + ", ".join(name for name, _ in failures),
-              file=sys.stderr)
-    sys.exit(1 if failures else 0)
+    exit_after(failures + failed, total)
 
 
 if __name__ == "__main__":

@@ -50,7 +50,7 @@ def main(argv):
     import numpy as np
 
     from common import feature_metrics, formats, inception  # TensorFlow, once the flags are known to be good
-    from common.paired_scores import evaluate, match_files
+    from common.paired_scores import evaluate, exit_after, match_files, report_unscored
     try:
         pairs, failures, unused = match_files(FLAGS.input, FLAGS.target)
         restore = formats.load(FLAGS.model, "GPEN").serving()
@@ -59,13 +59,8 @@ def main(argv):
     except (FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
-    for name, reason in failures:
-        print(f"failed: {name}: {reason}", file=sys.stderr)
-    if unused:
-        print(f"note: {len(unused)} clean faces have no degraded one: {', '.join(unused)}", file=sys.stderr)
-    for note in (lpips_note, fid_note, "identity (IDS) and landmark (LMD) distances are not computed yet"):
-        if note:
-            print(f"note: {note}", file=sys.stderr)
+    report_unscored(failures, unused, [lpips_note, fid_note,
+                                       "identity (IDS) and landmark (LMD) distances are not computed yet"])
 
     restored, clean = feature_metrics.Statistics(), feature_metrics.Statistics()
 
@@ -77,7 +72,6 @@ def main(argv):
 
     total = len(pairs) + len(failures)
     results, failed = evaluate(pairs, restore, lpips=lpips, observe=observe) if pairs else ({}, [])
-    failures += failed
     ours = {header: float(np.mean([r[key] for r in results.values()]))
             for key, header in (("psnr", "PSNR (dB)"), ("ssim", "SSIM"), ("lpips", "LPIPS"))
             if results and key in next(iter(results.values()))}
@@ -87,10 +81,7 @@ def main(argv):
     elif fid_network is not None:
         print("note: FID left out: it needs at least 2 scored faces", file=sys.stderr)
     paper_table(ours)
-    if failures:
-        print(f"{len(failures)} of {total} faces failed: " + ", ".join(name for name, _ in failures),
-              file=sys.stderr)
-    sys.exit(1 if failures else 0)
+    exit_after(failures + failed, total)
 
 
 if __name__ == "__main__":
