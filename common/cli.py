@@ -7,6 +7,7 @@ tool prints one line, which for training says where the run stopped and that the
 resumes it, and exits 130 or 143 (128 + the signal's number, as a shell reports it).
 """
 
+import contextlib
 import os
 import re
 import signal
@@ -96,6 +97,17 @@ def converted(convert, *args, **kwargs):
         return convert(*args, **kwargs)
     except ValueError as err:
         raise SystemExit(f"error: {err}") from None
+
+
+@contextlib.contextmanager
+def bad_arguments_exit_2():
+    """A FileNotFoundError or ValueError raised inside (a missing model or folder, another model's
+    export, weights of the wrong network) is a bad argument: printed in one line, exit 2."""
+    try:
+        yield
+    except (FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
 
 
 def exit_after(work):

@@ -19,7 +19,6 @@ cannot be read or is not the FID Inception; 2 bad arguments (a missing folder, n
 """
 
 import os
-import sys
 
 from absl import app, flags
 
@@ -63,11 +62,8 @@ def main(argv):
 
     full = cli.converted(inception.load, FLAGS.weights)
     network = inception.feature_network(full, int(FLAGS.dims))
-    try:
+    with cli.bad_arguments_exit_2():
         a, b = (folder_statistics(network, folder, FLAGS.batch_size, FLAGS.kid) for folder in argv[1:])
-    except (FileNotFoundError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
     print(f"FID: {feature_metrics.frechet_distance(a.mean, a.covariance, b.mean, b.covariance)}")
     if FLAGS.kid:
         mean, std = feature_metrics.kernel_inception_distance(a.features, b.features, FLAGS.kid_subsets,

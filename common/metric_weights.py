@@ -6,9 +6,10 @@
                                                lpips/weights/v0.1/ (they ship in its wheel)
     DIR/alexnet-owt-7be5be79.pth               LPIPS's backbones: torchvision's ImageNet weights (where
     DIR/vgg16-397923af.pth                     torchvision keeps its downloads: ~/.cache/torch/hub/checkpoints/)
+    DIR/model_ir_se50.pth                      identity distance: GPEN's IR-SE50 ArcFace (its weights/)
 
 A metric whose files are not there is left out of the table with one line that says which files
-(`lpips_or_note`, `fid_or_note`); it is never reported as zero.
+(`lpips_or_note`, `fid_or_note`, `arcface_or_note`); it is never reported as zero.
 """
 
 import os
@@ -17,6 +18,7 @@ from absl import app, flags
 
 LPIPS_BACKBONES = {"alex": "alexnet-owt-7be5be79.pth", "vgg": "vgg16-397923af.pth"}
 FID_INCEPTION = "pt_inception-2015-12-05-6726825d.pth"
+ARCFACE = "model_ir_se50.pth"
 
 
 def define_flags(flag_values=flags.FLAGS):
@@ -51,12 +53,27 @@ def lpips_or_note(folder, net="alex"):
     return lpips.load(net, heads, backbone), None
 
 
-def fid_or_note(folder):
-    """(the FID Inception's 2048-feature network, None), or (None, one line saying what is missing)."""
-    path = os.path.join(folder or "DIR", FID_INCEPTION)
+def _network_or_note(folder, name, metric, load):
+    """(load(the file `name` in `folder`), None), or (None, one line saying what is missing)."""
+    path = os.path.join(folder or "DIR", name)
     if not folder:
-        return None, f"FID left out: give --metric_weights=DIR with {FID_INCEPTION} in it"
+        return None, f"{metric} left out: give --metric_weights=DIR with {name} in it"
     if not os.path.isfile(path):
-        return None, f"FID left out: {path} not found"
-    from common import inception  # TensorFlow
-    return inception.feature_network(inception.load(path), 2048), None
+        return None, f"{metric} left out: {path} not found"
+    return load(path), None
+
+
+def fid_or_note(folder):
+    """The FID Inception's 2048-feature network, or the note (see `_network_or_note`)."""
+    def load(path):
+        from common import inception  # TensorFlow
+        return inception.feature_network(inception.load(path), 2048)
+    return _network_or_note(folder, FID_INCEPTION, "FID", load)
+
+
+def arcface_or_note(folder):
+    """IR-SE50 for the identity distance, or the note (see `_network_or_note`)."""
+    def load(path):
+        from common import arcface  # TensorFlow
+        return arcface.load(path)
+    return _network_or_note(folder, ARCFACE, "IDS", load)

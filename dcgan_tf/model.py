@@ -86,3 +86,14 @@ def export_sampler(generator, path, *, metadata):
         lambda latents: {"images": data.from_range(generator(latents, training=False), VALUE_RANGE)},
         [signature], metadata=dict(metadata, value_range=list(VALUE_RANGE),
                                    latent_dim=int(generator.input_shape[-1])))
+
+
+def load_generator(path):
+    """The exported serving function (latents -> uint8 images), in any format, and the latent length
+    it takes."""
+    from common import formats
+    served = formats.load(path, "DCGAN")
+    if "latent_dim" not in served.metadata:
+        raise ValueError(f"{path} does not say its latent length: export it again with this version")
+    serve = served.signatures["serving_default"]
+    return (lambda z: serve(latents=z)["images"]), int(served.metadata["latent_dim"])

@@ -46,17 +46,6 @@ def walk(start, end, steps, slerp=False):
     return (np.sin((1 - t) * omega) * start + np.sin(t * omega) * end) / np.sin(omega)
 
 
-def load_generator(path):
-    """The exported serving function (latents -> uint8 images), in any format, and the latent length
-    it takes."""
-    from common import formats
-    served = formats.load(path, "DCGAN")
-    if "latent_dim" not in served.metadata:
-        raise ValueError(f"{path} does not say its latent length: export it again with this version")
-    serve = served.signatures["serving_default"]
-    return (lambda z: serve(latents=z)["images"]), int(served.metadata["latent_dim"])
-
-
 def main(argv):
     cli.check_arguments(argv, FLAGS, "model")
     if not (FLAGS.output or FLAGS.output_dir):
@@ -64,7 +53,7 @@ def main(argv):
     cli.output_file(FLAGS, "output", IMAGE_EXTENSIONS, FLAGS.overwrite)
     cli.output_folder(FLAGS, "output_dir")
     from common import images  # TensorFlow, once the flags are known to be good
-    from dcgan_tf.model import latents
+    from dcgan_tf.model import latents, load_generator
     try:
         generate, latent_dim = load_generator(FLAGS.model)
     except (FileNotFoundError, ValueError) as err:

@@ -41,13 +41,10 @@ def main(argv):
     metric_weights.check_flags()
     from common import formats  # TensorFlow, once the flags are known to be good
     from common.paired_scores import evaluate, exit_after, match_files, report_unscored
-    try:
+    with cli.bad_arguments_exit_2():
         pairs, failures, unused = match_files(FLAGS.input, FLAGS.target)
         enhance = formats.load(FLAGS.model, "DPE").serving() if FLAGS.model else None
         lpips, note = metric_weights.lpips_or_note(FLAGS.metric_weights, FLAGS.lpips_net)
-    except (FileNotFoundError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
     report_unscored(failures, unused, [note])
 
     print(f"scoring {'the outputs of ' + FLAGS.model if FLAGS.model else 'the inputs (no --model)'} "

@@ -9,10 +9,13 @@ Each degraded face is matched to its clean one by file name stem, restored whole
 face of PSNR, SSIM and CIELab deltaE on uint8 RGB (common.metrics) and LPIPS (common/lpips.py, AlexNet
 unless --lpips_net=vgg), then their means. FID compares the restored faces with the clean ones as a
 set (pytorch-fid's Inception, 2048 features; it needs many faces to mean something: the paper used
-1,000). The last table puts the means and the FID beside the figures the GPEN paper reports for
-GPEN-BFR-512 on 1,000 CelebA-HQ test faces (PSNR 20.80 dB, LPIPS 0.346, FID 31.72). A metric whose
-weights are not in --metric_weights (layout: README, "Metrics") is left out with one line saying
-which files it needs; identity and landmark distances are not computed yet.
+1,000). IDS, the identity distance, is 1 - the cosine of the IR-SE50 ArcFace embeddings that GPEN's
+identity loss uses (common/arcface.py) of the restored and the clean face; LMD, the landmark
+distance, the mean distance in pixels between MTCNN's five landmarks on the two (pairs where MTCNN
+finds no face in either are counted and left out of it). The last table puts the means and the FID
+beside the figures the GPEN paper reports for GPEN-BFR-512 on 1,000 CelebA-HQ test faces (PSNR
+20.80 dB, LPIPS 0.346, FID 31.72; it reports no SSIM, IDS or LMD). A metric whose weights are not in
+--metric_weights (layout: README, "Metrics") is left out with one line saying which files it needs.
 
 Exit codes: 0 every face scored; 1 some faces failed (named); 2 bad arguments (a missing flag, no GPEN
 export in --model, no images, weights of the wrong network).
@@ -32,7 +35,7 @@ metric_weights.define_flags()
 FLAGS = flags.FLAGS
 
 # GPEN-BFR-512 on 1,000 CelebA-HQ test faces, as the paper reports it (Yang et al., CVPR 2021).
-PAPER = {"PSNR (dB)": 20.80, "SSIM": None, "LPIPS": 0.346, "FID": 31.72}
+PAPER = {"PSNR (dB)": 20.80, "SSIM": None, "LPIPS": 0.346, "FID": 31.72, "IDS": None, "LMD": None}
 
 
 def paper_table(ours, out=sys.stdout):
@@ -49,26 +52,33 @@ def main(argv):
     metric_weights.check_flags()
     import numpy as np
 
-    from common import feature_metrics, formats, inception  # TensorFlow, once the flags are known to be good
+    from common import arcface, feature_metrics, formats, inception  # TensorFlow, once the flags are good
+    from gpen_tf import detection
     from common.paired_scores import evaluate, exit_after, match_files, report_unscored
-    try:
+    with cli.bad_arguments_exit_2():
         pairs, failures, unused = match_files(FLAGS.input, FLAGS.target)
         restore = formats.load(FLAGS.model, "GPEN").serving()
         lpips, lpips_note = metric_weights.lpips_or_note(FLAGS.metric_weights, FLAGS.lpips_net)
         fid_network, fid_note = metric_weights.fid_or_note(FLAGS.metric_weights)
-    except (FileNotFoundError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
-    report_unscored(failures, unused, [lpips_note, fid_note,
-                                       "identity (IDS) and landmark (LMD) distances are not computed yet"])
+        arcface_network, arcface_note = metric_weights.arcface_or_note(FLAGS.metric_weights)
+    report_unscored(failures, unused, [lpips_note, fid_note, arcface_note])
 
     restored, clean = feature_metrics.Statistics(), feature_metrics.Statistics()
+    mtcnn, distances = detection.MTCNN(), {"IDS": [], "LMD": []}
+    faceless = []  # one entry per pair without a face
 
     def observe(output, target):
         if fid_network is not None:
             both = inception.features(fid_network, [output / np.float32(255), target / np.float32(255)])
             restored.add(both[:1])
             clean.add(both[1:])
+        if arcface_network is not None:
+            distances["IDS"].append(float(arcface.identity_distance(arcface_network, [output], [target])[0]))
+        found = [mtcnn(image) for image in (output, target)]
+        if all(found):
+            distances["LMD"].append(float(np.linalg.norm(found[0][0].landmarks - found[1][0].landmarks, axis=1).mean()))
+        else:
+            faceless.append(1)
 
     total = len(pairs) + len(failures)
     results, failed = evaluate(pairs, restore, lpips=lpips, observe=observe) if pairs else ({}, [])
@@ -80,6 +90,10 @@ def main(argv):
                                                        clean.covariance)
     elif fid_network is not None:
         print("note: FID left out: it needs at least 2 scored faces", file=sys.stderr)
+    ours.update({name: float(np.mean(values)) for name, values in distances.items() if values})
+    if faceless:
+        print(f"note: LMD leaves out {len(faceless)} pairs where MTCNN found no face in the restored or "
+              "the clean one", file=sys.stderr)
     paper_table(ours)
     exit_after(failures + failed, total)
 

@@ -70,3 +70,20 @@ def test_samples_grids_walks_and_single_images_come_from_the_seed(trained, tmp_p
 def test_sample_needs_an_output(tmp_path):
     nowhere = run("dcgan_tf.sample", f"--model={tmp_path}", check=False)
     assert nowhere.returncode == 2 and "give --output" in nowhere.stderr
+
+
+def test_evaluate_gives_the_swd_of_the_generated_set_and_names_fid_as_left_out(trained):
+    from common import data, metrics
+    from dcgan_tf.model import latents, load_generator
+
+    model = str(trained[0] / "saved_model")
+    result = run("dcgan_tf.evaluate", f"--model={model}", "--data=demo:photos:train", "--seed=3")
+    assert "note: FID left out: give --metric_weights=DIR with pt_inception-2015-12-05-6726825d.pth" in result.stderr
+    assert "FID:" not in result.stdout and "KID:" not in result.stdout
+    real = np.concatenate(list(data.pipeline("demo:photos:train", batch_size=50, image_size=16, training=False,
+                                             value_range=(0.0, 1.0), center_crop_size=0)))
+    generate, latent_dim = load_generator(model)
+    fake = np.asarray(generate(latents(len(real), latent_dim, 3))) / np.float32(255)
+    expected = metrics.sliced_wasserstein_distance(real, fake)
+    assert f"{len(real)} real images (demo:photos:train), {len(real)} generated (seed 3)" in result.stdout
+    assert f"SWD x 1e3 ({len(real)} images each): mean {expected['mean']:.2f}" in result.stdout

@@ -49,7 +49,10 @@ def test_the_papers_table_with_lpips_and_fid(setting, tmp_path, monkeypatch):
                  f"--target={root / 'clean'}", f"--metric_weights={weights}", env={"GAN_ZOO_CACHE": str(tmp_path / "cache")})
     table = summary(result.stdout)
     assert table["PSNR (dB)"][1] == 20.80 and table["LPIPS"][1] == 0.346 and table["FID"][1] == 31.72
-    assert table["SSIM"][1] is None and "LMD" in result.stderr
+    assert table["SSIM"][1] is None and table["IDS"] == (None, None)  # no model_ir_se50.pth given
+    assert f"note: IDS left out: {weights / metric_weights.ARCFACE} not found" in result.stderr
+    # Smooth gradients have no face for MTCNN: LMD is named as left out, not zero.
+    assert table["LMD"] == (None, None) and "note: LMD leaves out 4 pairs where MTCNN found no face" in result.stderr
     per_face = [line.split() for line in result.stdout.splitlines()[1:5]]
     assert table["PSNR (dB)"][0] == pytest.approx(np.mean([float(r[1]) for r in per_face]), abs=1e-4)
     assert table["LPIPS"][0] == pytest.approx(np.mean([float(r[4]) for r in per_face]), abs=1e-4)
