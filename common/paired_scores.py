@@ -16,7 +16,9 @@ METRICS = ("psnr", "ssim", "delta_e")
 _HEADERS = ("PSNR (dB)", "SSIM", "deltaE", "LPIPS")
 SSIM_WINDOW = 11
 
-Pair = collections.namedtuple("Pair", "name input target")
+# `target` None: `input` holds both images side by side (an ab: folder), split on reading; `swap`
+# (BtoA) takes the right half as the input.
+Pair = collections.namedtuple("Pair", "name input target swap", defaults=(False,))
 
 
 def _stem(path):
@@ -56,6 +58,22 @@ def match_files(inputs, targets):
     return pairs, failures, unused
 
 
+def ab_pairs(folder, swap=False):
+    """Pairs of an ab: folder (pix2pix's datasets: each file the input and the target side by side),
+    in file name order; `swap` for BtoA. Raises as `images.list_images`."""
+    return [Pair(os.path.basename(path), path, None, swap) for path in images.list_images(folder)]
+
+
+def _read(pair):
+    """(source, target) uint8 images of a Pair."""
+    if pair.target is not None:
+        return images.read_image(pair.input), images.read_image(pair.target)
+    both = images.read_image(pair.input)
+    half = both.shape[1] // 2
+    a, b = both[:, :half], both[:, half:2 * half]
+    return (b, a) if pair.swap else (a, b)
+
+
 def score(output, target, lpips=None):
     """PSNR, SSIM and deltaE (and LPIPS, given the metric) of one uint8 [H, W, 3] image against its
     target, as a dict of floats."""
@@ -75,8 +93,7 @@ def score_pair(pair, enhance=None, lpips=None):
     """(scores, output, target) of one Pair; raises ValueError (naming the file and the reason) if it
     cannot be scored."""
     try:
-        source = images.read_image(pair.input)
-        target = images.read_image(pair.target)
+        source, target = _read(pair)
     except images.ImageReadError as err:
         raise ValueError(str(err)) from None
     if source.shape != target.shape:
@@ -119,6 +136,29 @@ def evaluate(pairs, enhance=None, out=sys.stdout, err=sys.stderr, lpips=None, ob
         print(line.format(f"mean ({len(results)} images)", *(f"{mean[m]:.4f}" for m in names)), file=out,
               flush=True)
     return results, failures
+
+
+class SetFID:
+    """FID of the outputs as a set against the targets, gathered pair by pair: give it to `evaluate`
+    as `observe`; `value()` is None below 2 pairs. `network` from metric_weights.fid_or_note."""
+
+    def __init__(self, network):
+        from common import feature_metrics
+        self.network = network
+        self.outputs, self.targets = feature_metrics.Statistics(), feature_metrics.Statistics()
+
+    def __call__(self, output, target):
+        from common import inception
+        both = inception.features(self.network, [output / np.float32(255), target / np.float32(255)])
+        self.outputs.add(both[:1])
+        self.targets.add(both[1:])
+
+    def value(self):
+        from common import feature_metrics
+        if self.outputs.count < 2:
+            return None
+        a, b = self.outputs, self.targets
+        return feature_metrics.frechet_distance(a.mean, a.covariance, b.mean, b.covariance)
 
 
 def report_unscored(failures, unused, notes=(), err=sys.stderr):

@@ -52,9 +52,9 @@ def main(argv):
     metric_weights.check_flags()
     import numpy as np
 
-    from common import arcface, feature_metrics, formats, inception  # TensorFlow, once the flags are good
+    from common import arcface, formats  # TensorFlow, once the flags are known to be good
     from gpen_tf import detection
-    from common.paired_scores import evaluate, exit_after, match_files, report_unscored
+    from common.paired_scores import SetFID, evaluate, exit_after, match_files, report_unscored
     with cli.bad_arguments_exit_2():
         pairs, failures, unused = match_files(FLAGS.input, FLAGS.target)
         restore = formats.load(FLAGS.model, "GPEN").serving()
@@ -63,15 +63,13 @@ def main(argv):
         arcface_network, arcface_note = metric_weights.arcface_or_note(FLAGS.metric_weights)
     report_unscored(failures, unused, [lpips_note, fid_note, arcface_note])
 
-    restored, clean = feature_metrics.Statistics(), feature_metrics.Statistics()
+    fid = SetFID(fid_network) if fid_network is not None else None
     mtcnn, distances = detection.MTCNN(), {"IDS": [], "LMD": []}
     faceless = []  # one entry per pair without a face
 
     def observe(output, target):
-        if fid_network is not None:
-            both = inception.features(fid_network, [output / np.float32(255), target / np.float32(255)])
-            restored.add(both[:1])
-            clean.add(both[1:])
+        if fid is not None:
+            fid(output, target)
         if arcface_network is not None:
             distances["IDS"].append(float(arcface.identity_distance(arcface_network, [output], [target])[0]))
         found = [mtcnn(image) for image in (output, target)]
@@ -85,10 +83,9 @@ def main(argv):
     ours = {header: float(np.mean([r[key] for r in results.values()]))
             for key, header in (("psnr", "PSNR (dB)"), ("ssim", "SSIM"), ("lpips", "LPIPS"))
             if results and key in next(iter(results.values()))}
-    if fid_network is not None and restored.count >= 2:
-        ours["FID"] = feature_metrics.frechet_distance(restored.mean, restored.covariance, clean.mean,
-                                                       clean.covariance)
-    elif fid_network is not None:
+    if fid is not None and fid.value() is not None:
+        ours["FID"] = fid.value()
+    elif fid is not None:
         print("note: FID left out: it needs at least 2 scored faces", file=sys.stderr)
     ours.update({name: float(np.mean(values)) for name, values in distances.items() if values})
     if faceless:

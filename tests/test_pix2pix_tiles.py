@@ -127,3 +127,21 @@ def test_translate_takes_a_tile_and_names_a_bad_one(generator, exported, tmp_pat
         errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
         assert result.returncode == 2 and errors == [message], result.stderr
         assert "Traceback" not in result.stderr and not (tmp_path / "refused").exists()
+
+
+def test_evaluate_scores_the_translations_of_an_ab_split(generator, exported, tmp_path):
+    from common import metrics
+    split = tmp_path / "test"
+    split.mkdir()
+    a, b = photo(40, 64, n=3, seed=5), photo(40, 64, n=3, seed=6)
+    for k in range(3):
+        images.write_image(split / f"{k}.png", np.concatenate([a[k], b[k]], axis=1))  # A | B
+    result = run("pix2pix_tf.evaluate", f"--model={exported}", f"--data=ab:{split}", "--direction=BtoA")
+    assert "note: LPIPS left out" in result.stderr and "note: FID left out" in result.stderr
+    rows = {line.split()[0]: [float(v) for v in line.split()[1:]] for line in result.stdout.splitlines()[1:4]}
+    for k in range(3):  # BtoA: the right half in, the left half the target
+        out = whole(generator, b[k:k + 1])
+        psnr = float(metrics.psnr(np.asarray(out, np.float32) / 255, a[k:k + 1].astype(np.float32) / 255)[0])
+        assert rows[f"{k}.png"][0] == pytest.approx(psnr, abs=0.01)
+    wrong = run("pix2pix_tf.evaluate", f"--model={exported}", f"--data=cd:{split}", check=False)
+    assert wrong.returncode == 2 and wrong.stderr.strip() == f"error: --data=cd:{split}: give ab:DIR or paired:DIR_A,DIR_B"
