@@ -76,7 +76,7 @@ except SystemExit as stop:
 
 @pytest.mark.parametrize("flag", ["--help", "--helpfull"])
 def test_help_answers_without_tensorflow(flag):
-    assert len(TOOLS) == 20, TOOLS
+    assert len(TOOLS) == 21, TOOLS
     for tool in TOOLS:
         done = subprocess.run([sys.executable, "-c", _HELP, tool, flag], capture_output=True, text=True)
         assert done.stderr.splitlines() == ["exit 0 False"], (tool, done.stderr)
