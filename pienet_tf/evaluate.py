@@ -9,7 +9,8 @@ For every user in --users and every N in --num_preferred, N of the user's retouc
 --preferred_data are taken as the photos the user likes: every set of N in turn when there are at most
 --trials of them, else --trials sets drawn at random. The preference vector made from them
 (the SavedModel's `preference` endpoint) enhances every input of --data, which is scored against the
-user's own retouch of it (PSNR in dB and SSIM on uint8 RGB, common.metrics). Each figure is the mean over
+user's own retouch of it (PSNR in dB and SSIM on uint8 RGB, common.metrics; LPIPS too when
+--metric_weights holds its files, README "Metrics"). Each figure is the mean over
 the test photos and over the sets. Two rows frame them: `input`, the unedited photos scored against
 the user's retouches (what doing nothing gets), and `stored`, the user's stored vector when the user was
 a training user of the model. The demo's held-out styles (moody, vintage, teal_orange) are the default
@@ -34,7 +35,7 @@ import sys
 import numpy as np
 from absl import app, flags
 
-from common import cli
+from common import cli, metric_weights
 
 flags.DEFINE_list("model", None, "Exported PieNet SavedModel folders (<model_dir>/saved_model); "
                   "several are scored one by one and averaged.")
@@ -49,13 +50,14 @@ flags.DEFINE_integer("seed", 0, "Seed of the draws.")
 flags.DEFINE_string("pictures", None, "A folder for one picture per user, <user>.jpg (first --model).")
 flags.DEFINE_integer("picture_size", 192, "Side of each photo in the pictures (its centred square).",
                      lower_bound=16)
+metric_weights.define_flags()
 flags.DEFINE_list("stored_styles", None, "Also score these stored styles ('all': every one) on "
                   "--data: ΔE of photo and output to the style's own retouch, photo by photo.")
 FLAGS = flags.FLAGS
 
 
-def _score_model(model, users, counts, preferred_source, pictures):
-    """{user: {label: (PSNR, SSIM)}} of one SavedModel, and how many test photos were unreadable."""
+def _score_model(model, users, counts, preferred_source, pictures, lpips):
+    """{user: {label: (PSNR, SSIM[, LPIPS])}} of one SavedModel, and how many test photos were unreadable."""
     from common import images
     from pienet_tf import data, scoring
     size = int(model.signatures["styles"]()["embed_size"])
@@ -67,7 +69,7 @@ def _score_model(model, users, counts, preferred_source, pictures):
         unread += data.count(FLAGS.data, [user]) - len(test_pairs)
         liked = data.preferred(preferred_source, user, image_size=size)
         cells[user], outputs = scoring.evaluate_user(model, user, test_pairs, liked, counts, FLAGS.trials,
-                                             rng, stored_names)
+                                             rng, stored_names, lpips)
         if pictures and test_pairs:
             os.makedirs(pictures, exist_ok=True)
             images.write_image(os.path.join(pictures, f"{user}.jpg"),
@@ -78,6 +80,7 @@ def _score_model(model, users, counts, preferred_source, pictures):
 def main(argv):
     cli.check_arguments(argv, FLAGS, "model", "data")
     cli.output_folder(FLAGS, "pictures")
+    metric_weights.check_flags()
     try:
         counts = sorted({int(n) for n in FLAGS.num_preferred})
     except ValueError:
@@ -91,17 +94,21 @@ def main(argv):
         is_demo = data.parse_source(FLAGS.data).is_demo
         preferred_source = FLAGS.preferred_data or ("demo:styles:train" if is_demo else FLAGS.data)
         users = list(FLAGS.users or (styles.HELD_OUT if is_demo else []))
+        lpips, note = metric_weights.lpips_or_note(FLAGS.metric_weights, FLAGS.lpips_net)
+        if note:
+            print(f"note: {note}", file=sys.stderr)
+        titles = ("PSNR (dB)", "SSIM") + (("LPIPS",) if lpips is not None else ())
         if not users:
             raise ValueError("--users is required for a folder of users")
         per_model, unread = [], 0
         for i, path in enumerate(FLAGS.model):
             model = load(path)
             cells, missing = _score_model(model, users, counts, preferred_source,
-                                          FLAGS.pictures if i == 0 else None)
+                                          FLAGS.pictures if i == 0 else None, lpips)
             unread += missing
             per_model.append(cells)
             print(f"model {path}")
-            for metric, title in enumerate(("PSNR (dB)", "SSIM")):
+            for metric, title in enumerate(titles):
                 print("\n".join(scoring.table(title, users, cells, metric)), flush=True)
             if FLAGS.stored_styles:
                 names = list(model.signatures["styles"]()["names"])
@@ -123,7 +130,7 @@ def main(argv):
         mean = {user: {label: tuple(np.mean([m[user][label] for m in per_model], axis=0))
                        for label in per_model[0][user]} for user in users}
         print(f"mean of {len(per_model)} models")
-        for metric, title in enumerate(("PSNR (dB)", "SSIM")):
+        for metric, title in enumerate(titles):
             print("\n".join(scoring.table(title, users, mean, metric)))
         print("each model's mean over the users")
         print("\n".join(scoring.table("PSNR (dB)", [f"model {i + 1}" for i in range(len(per_model))],

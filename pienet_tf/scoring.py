@@ -1,5 +1,6 @@
-"""Scoring a PieNet on held-out users, the paper's protocol: PSNR and SSIM against the number N of
-liked photos its preference vector is made from, the tables and the pictures of it;
+"""Scoring a PieNet on held-out users, the paper's protocol: PSNR and SSIM (and LPIPS, given its
+weights) against the number N of liked photos its preference vector is made from, the tables and the
+pictures of it;
 pienet_tf.evaluate is its command line."""
 
 import itertools
@@ -14,19 +15,20 @@ from pienet_tf import data
 from pienet_tf.serving import stored_style
 
 
-def scores(outputs, targets):
-    """Mean PSNR and SSIM of uint8 images (lists of [H, W, 3]) against their targets."""
-    psnr, ssim = [], []
+def scores(outputs, targets, lpips=None):
+    """Mean PSNR and SSIM (and LPIPS, given common.lpips.LPIPS) of uint8 images (lists of [H, W, 3])
+    against their targets, as a tuple in that order."""
+    values = []
     for output, target in zip(outputs, targets):
         x, y = (tf.constant(im[None], tf.float32) / 255.0 for im in (output, target))
-        psnr.append(float(metrics.psnr(x, y)[0]))
-        ssim.append(float(metrics.ssim(x, y)[0]))
-    return float(np.mean(psnr)), float(np.mean(ssim))
+        values.append([float(metrics.psnr(x, y)[0]), float(metrics.ssim(x, y)[0])]
+                      + ([float(lpips(x, y)[0])] if lpips is not None else []))
+    return tuple(float(v) for v in np.mean(values, axis=0))
 
 
-def evaluate_user(model, user, test_pairs, liked, counts, trials, rng, stored_names):
-    """({label: (PSNR, SSIM)}, {label: the first draw's outputs}) of one user: input, stored (if the
-    model stores the user), then each N."""
+def evaluate_user(model, user, test_pairs, liked, counts, trials, rng, stored_names, lpips=None):
+    """({label: (PSNR, SSIM[, LPIPS])}, {label: the first draw's outputs}) of one user: input, stored
+    (if the model stores the user), then each N."""
     inputs = [x for x, _ in test_pairs]
     targets = [y for _, y in test_pairs]
     liked = np.asarray(liked)
@@ -35,10 +37,10 @@ def evaluate_user(model, user, test_pairs, liked, counts, trials, rng, stored_na
     def enhanced(vector):
         return [serve(images=x[None], preference=vector)["images"][0] for x in inputs]
 
-    results, outputs = {"input": scores(inputs, targets)}, {}
+    results, outputs = {"input": scores(inputs, targets, lpips)}, {}
     if user in stored_names:
         stored = model.signatures["styles"]()["vectors"][stored_names.index(user)][None]
-        results["stored"] = scores(enhanced(stored), targets)
+        results["stored"] = scores(enhanced(stored), targets, lpips)
     for n in counts:
         if n > len(liked):
             print(f"note: {user} has {len(liked)} liked photos, fewer than N={n}; skipped",
@@ -49,7 +51,7 @@ def evaluate_user(model, user, test_pairs, liked, counts, trials, rng, stored_na
             vector = model.signatures["preference"](images=liked[list(picked)])["preference"]
             made = enhanced(vector)
             outputs.setdefault(f"N={n}", made)
-            draws.append(scores(made, targets))
+            draws.append(scores(made, targets, lpips))
         results[f"N={n}"] = tuple(np.mean(draws, axis=0))
     return results, outputs
 
@@ -114,7 +116,7 @@ def liked_sets(count, n, trials, rng):
 
 def table(title, columns, cells, metric):
     """Lines of a table: a row per label (input, stored, N=...), a column per user and their mean;
-    `cells[column][label]` holds (PSNR, SSIM), of which `metric` 0 or 1 is shown."""
+    `cells[column][label]` holds (PSNR, SSIM[, LPIPS]), of which `metric` 0, 1 (or 2) is shown."""
     labels = list(dict.fromkeys(label for column in cells.values() for label in column))
     width = max(9, *(len(c) + 2 for c in columns))
     lines = [f"{title:<10}" + "".join(f"{c:>{width}}" for c in (*columns, "mean"))]

@@ -43,3 +43,13 @@ def test_heads_of_the_other_backbone_are_refused():
     state.update({f"lin{k}.model.1.weight": FIXTURE[f"vgg_lin{k}"] for k in range(5)})
     with pytest.raises(porting.PortingError, match=r"'lin1.model.1.weight' has shape \(1, 128, 1, 1\)"):
         porting.ported(lpips.LPIPS("alex"), lambda m, p: m.port(p), state, "vgg.pth and alexnet.pth")
+
+
+def test_pienets_scores_take_lpips_as_a_third_figure():
+    from pienet_tf import scoring
+    metric = porting.ported(lpips.LPIPS("alex"), lambda m, p: m.port(p), _state("alex"))
+    outputs, targets = [(FIXTURE[k] * 255).round().astype(np.uint8) for k in ("x0", "x1")]
+    psnr, ssim, distance = scoring.scores(list(outputs), list(targets), metric)
+    assert (psnr, ssim) == pytest.approx(scoring.scores(list(outputs), list(targets)), abs=1e-9)
+    expected = metric(outputs / np.float32(255), targets / np.float32(255)).mean()
+    assert distance == pytest.approx(expected, rel=1e-5) and distance > 0
