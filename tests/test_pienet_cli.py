@@ -55,6 +55,8 @@ def test_evaluate_tables_against_n_means_over_models_and_pictures(trained, tmp_p
     result = run("pienet_tf.evaluate", f"--model={model},{model}", "--data=demo:styles:test",
                  "--num_preferred=1,3", "--trials=1", f"--pictures={tmp_path}", "--picture_size=32")
     lines = result.stdout.splitlines()
+    assert lines.count("PieNet paper (FiveK): PSNR 25.28 dB, SSIM 0.908 for Expert C; 24.28 dB, 0.907 over "
+                       "experts A-E") == 1  # beside the first model's tables
     first = _tables(lines[:lines.index("mean of 2 models")])
     mean = _tables(lines[lines.index("mean of 2 models"):lines.index("each model's mean over the users")])
     per_model = _tables(lines[lines.index("each model's mean over the users"):])["PSNR (dB)"]
