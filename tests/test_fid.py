@@ -128,3 +128,20 @@ def test_a_pth_is_converted_once_then_read_from_the_cache(monkeypatch, tmp_path)
     network_a, network_b = (inception.feature_network(m, 192) for m in (first, second))
     np.testing.assert_array_equal(inception.features(network_a, FIXTURE["images"]),
                                   inception.features(network_b, FIXTURE["images"]))
+
+
+def test_set_fid_gathers_pairs_into_the_fid_of_the_two_sets(converted):
+    from common import paired_scores
+    network = inception.feature_network(converted, 64)  # (an FID of 2048 dimensions takes ~8 s here)
+    outputs, targets = (FIXTURE[f"crops_{side}"][:5] for side in "ab")
+    gathered = paired_scores.SetFID(network)
+    assert gathered.value() is None  # under 2 pairs
+    for output, target in zip(outputs, targets):
+        gathered(output, target)
+    stats = []
+    for images_ in (outputs, targets):
+        s = feature_metrics.Statistics()
+        s.add(inception.features(network, images_ / np.float32(255)))
+        stats.append(s)
+    expected = feature_metrics.frechet_distance(stats[0].mean, stats[0].covariance, stats[1].mean, stats[1].covariance)
+    assert gathered.value() == pytest.approx(expected, rel=1e-6) and expected > 0
