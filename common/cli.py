@@ -114,11 +114,8 @@ def exit_after(work):
     """Run `work()`, which returns how many inputs failed (each named on stderr), and exit with the code
     of the module docstring: a FileNotFoundError or ValueError from it is a bad argument (a missing
     model or folder), printed and exit 2."""
-    try:
+    with bad_arguments_exit_2():
         failed = work()
-    except (FileNotFoundError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
     sys.exit(1 if failed else 0)
 
 

@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import tensorflow as tf
 
-from common import images, metrics
+from common import feature_metrics, images, inception, metrics
 
 METRICS = ("psnr", "ssim", "delta_e")
 _HEADERS = ("PSNR (dB)", "SSIM", "deltaE", "LPIPS")
@@ -143,18 +143,15 @@ class SetFID:
     as `observe`; `value()` is None below 2 pairs. `network` from metric_weights.fid_or_note."""
 
     def __init__(self, network):
-        from common import feature_metrics
         self.network = network
         self.outputs, self.targets = feature_metrics.Statistics(), feature_metrics.Statistics()
 
     def __call__(self, output, target):
-        from common import inception
         both = inception.features(self.network, [output / np.float32(255), target / np.float32(255)])
         self.outputs.add(both[:1])
         self.targets.add(both[1:])
 
     def value(self):
-        from common import feature_metrics
         if self.outputs.count < 2:
             return None
         a, b = self.outputs, self.targets

@@ -12,7 +12,6 @@ sphere instead) from the vector of --seed to that of --end_seed.
 
 import math
 import os
-import sys
 
 import numpy as np
 from absl import app, flags
@@ -54,11 +53,8 @@ def main(argv):
     cli.output_folder(FLAGS, "output_dir")
     from common import images  # TensorFlow, once the flags are known to be good
     from dcgan_tf.model import latents, load_generator
-    try:
+    with cli.bad_arguments_exit_2():
         generate, latent_dim = load_generator(FLAGS.model)
-    except (FileNotFoundError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
     if FLAGS.interpolate:
         end_seed = FLAGS.seed + 1 if FLAGS.end_seed is None else FLAGS.end_seed
         z = walk(latents(1, latent_dim, FLAGS.seed)[0], latents(1, latent_dim, end_seed)[0],

@@ -65,9 +65,10 @@ def main(argv):
 
     fid = SetFID(fid_network) if fid_network is not None else None
     mtcnn, distances = detection.MTCNN(), {"IDS": [], "LMD": []}
-    faceless = []  # one entry per pair without a face
+    faceless = 0  # pairs where MTCNN finds no face in one of the two
 
     def observe(output, target):
+        nonlocal faceless
         if fid is not None:
             fid(output, target)
         if arcface_network is not None:
@@ -76,7 +77,7 @@ def main(argv):
         if all(found):
             distances["LMD"].append(float(np.linalg.norm(found[0][0].landmarks - found[1][0].landmarks, axis=1).mean()))
         else:
-            faceless.append(1)
+            faceless += 1
 
     total = len(pairs) + len(failures)
     results, failed = evaluate(pairs, restore, lpips=lpips, observe=observe) if pairs else ({}, [])
@@ -89,7 +90,7 @@ def main(argv):
         print("note: FID left out: it needs at least 2 scored faces", file=sys.stderr)
     ours.update({name: float(np.mean(values)) for name, values in distances.items() if values})
     if faceless:
-        print(f"note: LMD leaves out {len(faceless)} pairs where MTCNN found no face in the restored or "
+        print(f"note: LMD leaves out {faceless} pairs where MTCNN found no face in the restored or "
               "the clean one", file=sys.stderr)
     paper_table(ours)
     exit_after(failures + failed, total)

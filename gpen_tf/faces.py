@@ -91,19 +91,18 @@ def paste(photo, faces, face_masks, matrices):
     height, width = photo.shape[:2]
     size = faces[0].shape[0] if len(faces) else 0
     to_photo = [opencv.invert_affine(m) for m in matrices]
-    windows = [_window(m, size, height, width) for m in to_photo]
-    windows = [w for w in windows if w[2] > w[0] and w[3] > w[1]]
+    placed = [(face, mask, inverse, window) for face, mask, inverse in zip(faces, face_masks, to_photo)
+              for window in [_window(inverse, size, height, width)]
+              if window[2] > window[0] and window[3] > window[1]]  # faces inside the photo
     out = photo.copy()
-    if not windows:
+    if not placed:
         return out
-    ux0, uy0 = min(w[0] for w in windows), min(w[1] for w in windows)
-    ux1, uy1 = max(w[2] for w in windows), max(w[3] for w in windows)
+    ux0, uy0 = (min(p[3][k] for p in placed) for k in (0, 1))
+    ux1, uy1 = (max(p[3][k] for p in placed) for k in (2, 3))
     best = np.zeros((uy1 - uy0, ux1 - ux0, 1), np.float32)    # the largest face mask so far, per pixel
     pasted = np.zeros((uy1 - uy0, ux1 - ux0, 3), np.uint8)   # the face of that mask
-    for face, mask, inverse in zip(faces, face_masks, to_photo):
-        x0, y0, x1, y1 = window = _window(inverse, size, height, width)
-        if x1 <= x0 or y1 <= y0:
-            continue
+    for face, mask, inverse, window in placed:
+        x0, y0, x1, y1 = window
         face_mask = opencv.warp_affine(mask, inverse, width, height, window)[..., None]
         face_pixels = opencv.warp_affine(face, inverse, width, height, window)
         here = (slice(y0 - uy0, y1 - uy0), slice(x0 - ux0, x1 - ux0))

@@ -92,7 +92,7 @@ def main(argv):
     from pienet_tf import data, scoring, styles  # TensorFlow, once the flags are known to be good
     from common import images
     from pienet_tf.serving import load
-    try:
+    with cli.bad_arguments_exit_2():
         is_demo = data.parse_source(FLAGS.data).is_demo
         preferred_source = FLAGS.preferred_data or ("demo:styles:train" if is_demo else FLAGS.data)
         users = list(FLAGS.users or (styles.HELD_OUT if is_demo else []))
@@ -127,9 +127,6 @@ def main(argv):
                     os.makedirs(FLAGS.pictures, exist_ok=True)
                     images.write_image(os.path.join(FLAGS.pictures, "stored_styles.jpg"),
                                        scoring.style_picture(outputs, FLAGS.picture_size))
-    except (FileNotFoundError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
     if len(per_model) > 1:
         mean = {user: {label: tuple(np.mean([m[user][label] for m in per_model], axis=0))
                        for label in per_model[0][user]} for user in users}
