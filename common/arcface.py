@@ -94,9 +94,13 @@ def port(model, port_):
 
 
 def load(path):
-    """IR-SE50 holding GPEN's `model_ir_se50.pth`; another network's file raises a ValueError naming it."""
-    from common import porting, pth
-    return porting.ported(build(), port, pth.load_state_dict(path), path)
+    """IR-SE50 holding GPEN's `model_ir_se50.pth` (converted once, then cached:
+    common/weights_cache.py); another network's file raises a ValueError naming it."""
+    from common import porting, pth, weights_cache
+    model = build()
+    weights_cache.converted("arcface_ir_se50", [path], model.weights,
+                            lambda: porting.ported(model, port, pth.load_state_dict(path), path))
+    return model
 
 
 def _adaptive_mean(image, size):

@@ -5,9 +5,9 @@
 
 --weights is pytorch-fid's own file of the TensorFlow 2015 Inception that published FIDs are computed
 with (`pt_inception-2015-12-05-6726825d.pth`, on pytorch-fid's GitHub releases page), read without
-PyTorch by common/pth.py. The first run converts it (common/inception.py) and keeps the Keras weights
-in $GAN_ZOO_CACHE (default ~/.cache/gan_zoo_tf)/fid_inception/, which later runs load instead; that
-.weights.h5 may also be given as --weights. Each image is read as RGB in [0, 1], resized to 299 x 299
+PyTorch by common/pth.py. The first run converts it (common/inception.py) and keeps the converted
+arrays in $GAN_ZOO_CACHE (default ~/.cache/gan_zoo_tf)/fid_inception/, which later runs load instead
+(common/weights_cache.py); a .weights.h5 saved from common/inception.py may also be given. Each image is read as RGB in [0, 1], resized to 299 x 299
 bilinearly, run through the network in batches of --batch_size, and its --dims features (64, 192, 768
 or 2048, pytorch-fid's four blocks) averaged over space; the mean and covariance are accumulated batch
 by batch, so memory does not grow with the folders (KID keeps the features: 8 KB per image at 2048).

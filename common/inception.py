@@ -13,10 +13,8 @@ resized to 299 x 299 bilinearly (without antialiasing, as F.interpolate), scaled
 network, and each block's spatial mean. Layers are named after the keys of the official state dict
 (`Mixed_5b.branch1x1.conv`, `Mixed_5b.branch1x1.bn`, ...), so `port` maps it by name; the classifier
 `fc` (1008 classes) is checked and left out. `load(path)` reads pytorch-fid's .pth (converted once,
-then cached under $GAN_ZOO_CACHE, default ~/.cache/gan_zoo_tf) or a converted .weights.h5.
+then cached: common/weights_cache.py) or a .weights.h5 saved from this model.
 """
-
-import os
 
 import keras
 import tensorflow as tf
@@ -130,27 +128,17 @@ def port(model, port_):
             port_.skip(key, FC.get(key))
 
 
-def cache_path(weights):
-    """Where the converted Keras weights of a .pth are kept: named by the file's name and size."""
-    root = os.environ.get("GAN_ZOO_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "gan_zoo_tf"))
-    stem = os.path.splitext(os.path.basename(weights))[0]
-    return os.path.join(root, "fid_inception", f"{stem}-{os.path.getsize(weights)}.weights.h5")
-
-
 def load(weights):
-    """The FID Inception (all four blocks) holding `weights` (a .pth, converted once and cached, or a
-    converted .weights.h5). A file that is not the FID Inception raises a ValueError naming it."""
-    from common import export, porting, pth
+    """The FID Inception (all four blocks) holding `weights` (a .pth, converted once and then read
+    from common/weights_cache.py, or a .weights.h5 saved from this model). A file that is not the FID
+    Inception raises a ValueError naming it."""
+    from common import porting, pth, weights_cache
     model = build()
     if weights.endswith(".weights.h5"):
         model.load_weights(weights)
         return model
-    cached = cache_path(weights)
-    if os.path.isfile(cached):
-        model.load_weights(cached)
-        return model
-    porting.ported(model, port, pth.load_state_dict(weights), weights)
-    export.replace_file(cached, model.save_weights)
+    weights_cache.converted("fid_inception", [weights], model.weights,
+                            lambda: porting.ported(model, port, pth.load_state_dict(weights), weights))
     return model
 
 

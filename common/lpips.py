@@ -13,8 +13,9 @@ linear head (a 1 x 1 convolution without bias), averaged over space, and summed 
 Two files give the weights, as the package itself uses two: the heads are the lpips package's
 `lpips/weights/v0.1/alex.pth` or `vgg.pth` (in its wheel), the backbone torchvision's ImageNet file
 (`alexnet-owt-7be5be79.pth`, `vgg16-397923af.pth`, where torchvision caches its downloads:
-~/.cache/torch/hub/checkpoints/); both are read by common/pth.py, without PyTorch. The backbone's
-layers are named by torchvision's keys (`features.0`, ...); its classifier is left out.
+~/.cache/torch/hub/checkpoints/); both are read by common/pth.py, without PyTorch, once: the result
+is cached (common/weights_cache.py). The backbone's layers are named by torchvision's keys
+(`features.0`, ...); its classifier is left out.
 """
 
 import keras
@@ -78,6 +79,11 @@ class LPIPS:
     def __call__(self, x0, x1):
         return self.per_layer(x0, x1).sum(axis=1)
 
+    @property
+    def weights(self):
+        """Every variable, in a fixed order (for common/weights_cache.py)."""
+        return self.backbone.weights + [head.kernel for head in self.heads]
+
     def port(self, port_):
         """Put the heads' and the backbone's state dicts (merged; a common.porting.Porting) in."""
         for layer in self.backbone.layers:
@@ -93,8 +99,11 @@ class LPIPS:
 def load(net, heads, backbone):
     """The LPIPS of `net` ("alex" or "vgg") holding the lpips package's `heads` .pth and torchvision's
     `backbone` .pth; a file of another network raises a ValueError naming it and its keys."""
-    from common import porting, pth
+    from common import porting, pth, weights_cache
     metric = LPIPS(net)
-    state = {**pth.load_state_dict(backbone), **pth.load_state_dict(heads)}
-    porting.ported(metric, lambda model, port_: model.port(port_), state, f"{heads} and {backbone}")
+
+    def convert():
+        state = {**pth.load_state_dict(backbone), **pth.load_state_dict(heads)}
+        porting.ported(metric, lambda model, port_: model.port(port_), state, f"{heads} and {backbone}")
+    weights_cache.converted(f"lpips_{net}", [heads, backbone], metric.weights, convert)
     return metric

@@ -1,8 +1,15 @@
 """Test setup: two logical CPU devices (for the MirroredStrategy test) before TensorFlow starts."""
 
+import atexit
 import os
+import shutil
+import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Converted metric networks (common/weights_cache.py) go to a folder of this run, not the user's cache;
+# the tools the tests start inherit it.
+os.environ["GAN_ZOO_CACHE"] = tempfile.mkdtemp(prefix="gan_zoo_cache_")
+atexit.register(shutil.rmtree, os.environ["GAN_ZOO_CACHE"], ignore_errors=True)
 
 import common  # noqa: E402  (first, as in a user's program: it sets TensorFlow's CPU options)
 import keras  # noqa: E402
